@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import SimpleITK as sitk
 
 from data_prep.errors import DataPrepError
@@ -100,3 +101,45 @@ def staged_output_dir(final_dir: str | os.PathLike, overwrite: bool = False) -> 
     if final_dir.exists():
         shutil.rmtree(final_dir)
     os.replace(staging, final_dir)
+
+
+def image_from_array(
+    array: np.ndarray,
+    spacing: tuple[float, ...],
+    origin: tuple[float, ...] = (0.0, 0.0, 0.0),
+    direction: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+) -> sitk.Image:
+    """ITK image from an ``(x, y, z)`` array, or a 4D one from ``(x, y, z, C)`` (MSD's multi-channel layout).
+
+    ``spacing``, ``origin`` (3 values) and ``direction`` (9 values, row-major) are the 3D geometry;
+    the channel axis of a 4D image gets spacing 1 and origin 0, as NIfTI stores it.
+    """
+    if array.ndim not in (3, 4):
+        raise ValueError(f"expected an (x, y, z) or (x, y, z, C) array, got shape {array.shape}")
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array.T), isVector=False)
+    if array.ndim == 3:
+        image.SetSpacing(tuple(float(s) for s in spacing))
+        image.SetOrigin(tuple(float(o) for o in origin))
+        image.SetDirection(tuple(float(d) for d in direction))
+    else:
+        image.SetSpacing((*(float(s) for s in spacing), 1.0))
+        image.SetOrigin((*(float(o) for o in origin), 0.0))
+        d = [float(v) for v in direction]
+        image.SetDirection((*d[0:3], 0.0, *d[3:6], 0.0, *d[6:9], 0.0, 0.0, 0.0, 0.0, 1.0))
+    return image
+
+
+def array_from_image(image: sitk.Image) -> np.ndarray:
+    """Voxels of an ITK image as ``(x, y, z)``, or ``(x, y, z, C)`` for a 4D or vector image (a copy)."""
+    array = sitk.GetArrayFromImage(image)  # (z, y, x), (C, z, y, x) or vector (z, y, x, C)
+    if image.GetNumberOfComponentsPerPixel() > 1:
+        return np.ascontiguousarray(np.moveaxis(array, -1, 0).T)
+    return np.ascontiguousarray(array.T)
+
+
+def spatial_geometry(image: sitk.Image) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    """``(spacing, origin, direction)`` of the first three (spatial) axes; direction is 9 values, row-major."""
+    dim = image.GetDimension()
+    direction = image.GetDirection()
+    rows = [direction[r * dim : r * dim + 3] for r in range(3)]
+    return tuple(image.GetSpacing()[:3]), tuple(image.GetOrigin()[:3]), tuple(v for row in rows for v in row)

@@ -1,0 +1,204 @@
+"""Dictionary transforms the bundle configs name, for what MONAI does not already do.
+
+- :class:`NormalizeFromPland`: intensity normalisation per channel from ``plan.json`` (nnU-Net's CT
+  scheme with the dataset's foreground statistics, per-image z-score for MR).
+- :class:`MSDBrainTumourToMultiLabeld`: MSD Task01 labels to the TC/WT/ET regions.
+
+``load_plan`` reads the plan once so configs can share it: ``"plan": "$bundle_tools.transforms.load_plan(@dataset_dir)"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from monai.config import DtypeLike, KeysCollection, NdarrayOrTensor
+from monai.transforms import MapTransform, NormalizeIntensity, Transform
+from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tensor
+
+__all__ = [
+    "MSDBrainTumourToMultiLabel",
+    "MSDBrainTumourToMultiLabeld",
+    "NormalizeFromPlan",
+    "NormalizeFromPland",
+    "load_plan",
+]
+
+NORMALIZATIONS = ("ct", "zscore")
+
+
+def load_plan(plan: dict | str | os.PathLike) -> dict:
+    """Return ``plan`` if it is a dict, else read the ``plan.json`` at that path (or in that folder)."""
+    if isinstance(plan, dict):
+        return plan
+    path = Path(plan)
+    if path.is_dir():
+        path = path / "plan.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such plan file (write it with `python -m data_prep analyze`)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+
+
+def _intensity_entries(plan: dict) -> list[dict]:
+    """The plan's ``intensity`` list sorted by channel, checked for what each scheme needs."""
+    entries = plan.get("intensity")
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("plan.json: `intensity` missing or empty")
+    entries = sorted(entries, key=lambda e: e.get("channel", 0))
+    for index, entry in enumerate(entries):
+        if entry.get("channel", index) != index:
+            raise ValueError(f"plan.json: intensity channels are not 0..{len(entries) - 1}")
+        scheme = entry.get("normalization")
+        if scheme not in NORMALIZATIONS:
+            raise ValueError(f"plan.json: channel {index}: normalization {scheme!r} not in {NORMALIZATIONS}")
+        if scheme == "ct":
+            missing = [k for k in ("mean", "std", "percentile_00_5", "percentile_99_5") if k not in entry]
+            if missing:
+                raise ValueError(f"plan.json: channel {index}: CT normalization needs {missing}")
+    return entries
+
+
+class NormalizeFromPlan(Transform):
+    """Normalise each channel of a channel-first image as ``plan.json`` says (Isensee et al.,
+    "nnU-Net", Nature Methods 2021, Suppl. Note 2: intensity normalisation).
+
+    - ``"ct"``: ``x <- (clip(x, p00.5, p99.5) - mean) / std`` with the percentiles, mean and standard
+      deviation of the foreground voxels of the whole training set (fixed per dataset).
+    - ``"zscore"``: ``x <- (x - mean(x_nz)) / std(x_nz)`` over this image's non-zero voxels
+      ``x_nz`` (population std); zero voxels (outside the head/body in skull-stripped MR) stay 0.
+
+    Args:
+        plan: the loaded ``plan.json`` (dict), its path, or the dataset folder holding it.
+        channel_dim: the channel axis of the input.
+
+    Returns float32, as a ``MetaTensor`` with the input's metadata when the input is one.
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(self, plan: dict | str | os.PathLike, channel_dim: int = 0) -> None:
+        self.intensity = _intensity_entries(load_plan(plan))
+        self.channel_dim = channel_dim
+        self.zscore = NormalizeIntensity(nonzero=True, dtype=torch.float32)
+
+    def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        x = convert_to_tensor(img, dtype=torch.float32, track_meta=False)
+        x = torch.movedim(x, self.channel_dim, 0)
+        if x.shape[0] != len(self.intensity):
+            raise ValueError(
+                f"image has {x.shape[0]} channels on axis {self.channel_dim}, plan.json has "
+                f"{len(self.intensity)} intensity entries"
+            )
+        out = torch.empty_like(x)
+        for c, stats in enumerate(self.intensity):
+            if stats["normalization"] == "ct":
+                clipped = x[c].clamp(float(stats["percentile_00_5"]), float(stats["percentile_99_5"]))
+                out[c] = (clipped - float(stats["mean"])) / max(float(stats["std"]), 1e-8)
+            else:
+                out[c] = self.zscore(x[c])
+        out = torch.movedim(out, 0, self.channel_dim)
+        return convert_to_dst_type(out, img, dtype=torch.float32)[0]
+
+
+class NormalizeFromPland(MapTransform):
+    """Dictionary wrapper of :class:`NormalizeFromPlan`.
+
+    Args:
+        keys: keys of the images to normalise.
+        plan: the loaded ``plan.json`` (dict), its path, or the dataset folder holding it.
+        channel_dim: the channel axis of the images.
+        allow_missing_keys: don't raise if a key is missing.
+
+    Example::
+
+        {"_target_": "bundle_tools.NormalizeFromPland", "keys": "image", "plan": "$@dataset_dir + '/plan.json'"}
+    """
+
+    backend = NormalizeFromPlan.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        plan: dict | str | os.PathLike,
+        channel_dim: int = 0,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.normalizer = NormalizeFromPlan(plan, channel_dim)
+
+    def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.normalizer(d[key])
+        return d
+
+
+class MSDBrainTumourToMultiLabel(Transform):
+    """MSD Task01_BrainTumour labels to the three overlapping BraTS evaluation regions.
+
+    MSD numbers the classes 1 edema, 2 non-enhancing tumour, 3 enhancing tumour (BraTS itself uses
+    1 necrosis/NET, 2 edema, 4 enhancing, which MONAI's ``ConvertToMultiChannelBasedOnBratsClasses``
+    assumes). Output channels, in this order (Menze et al., IEEE TMI 2015, BraTS regions):
+
+    - TC, tumour core: label 2 or 3
+    - WT, whole tumour: label 1, 2 or 3
+    - ET, enhancing tumour: label 3
+
+    Args:
+        dtype: output dtype (0/1 values); float32 suits losses directly, uint8 caches 4x smaller.
+
+    Input: a label map ``(1, *spatial)`` or ``(*spatial)``; output ``(3, *spatial)``, a ``MetaTensor``
+    with the input's metadata when the input is one.
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(self, dtype: DtypeLike | torch.dtype = torch.float32) -> None:
+        self.dtype = dtype
+
+    def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        label = convert_to_tensor(img, track_meta=False)
+        if label.ndim >= 3 and label.shape[0] == 1:
+            label = label[0]
+        if label.numel() and (label.min() < 0 or label.max() > 3):
+            found = sorted(int(v) for v in torch.unique(label) if v < 0 or v > 3)
+            raise ValueError(
+                f"label values {found}: MSD Task01 labels are 0..3 (BraTS numbering with 4 = enhancing "
+                "needs monai.transforms.ConvertToMultiChannelBasedOnBratsClassesd)"
+            )
+        regions = torch.stack([(label == 2) | (label == 3), label > 0, label == 3])
+        return convert_to_dst_type(regions, img, dtype=self.dtype)[0]
+
+
+class MSDBrainTumourToMultiLabeld(MapTransform):
+    """Dictionary wrapper of :class:`MSDBrainTumourToMultiLabel` (channels TC, WT, ET).
+
+    Args:
+        keys: keys of the label maps to convert.
+        dtype: output dtype.
+        allow_missing_keys: don't raise if a key is missing.
+    """
+
+    backend = MSDBrainTumourToMultiLabel.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        dtype: DtypeLike | torch.dtype = torch.float32,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.converter = MSDBrainTumourToMultiLabel(dtype)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.converter(d[key])
+        return d

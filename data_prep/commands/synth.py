@@ -1,0 +1,107 @@
+"""``python -m data_prep synth``: synthetic datasets (ready to train) and synthetic raw source layouts."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from pathlib import Path
+
+from data_prep.errors import DataPrepError
+from data_prep.synth.phantoms import TASKS
+
+RAW_LAYOUTS = ("chaos-raw", "msd-raw")
+MSD_TASKS = ("Task07_Pancreas", "Task01_BrainTumour")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``synth`` sub-command."""
+    parser = subparsers.add_parser(
+        "synth",
+        help="write a synthetic dataset (abdominal, pancreas, brain_tumour) or a raw layout (chaos-raw, msd-raw)",
+        description="Write synthetic data with plausible anatomy to OUT_DIR. abdominal (T2-like MR: liver, "
+        "kidneys, spleen), pancreas (CT in HU: pancreas and tumour) and brain_tumour (4-channel MR: edema, "
+        "non-enhancing and enhancing tumour) write a ready dataset folder: imagesTr/, labelsTr/, "
+        "dataset.json, datalist.json and plan.json. chaos-raw and msd-raw write a raw source folder "
+        "laid out like the CHAOS download or an MSD task folder (--msd-task), to feed 'convert' or "
+        "'prepare'. An OUT_DIR that already holds files is refused unless --overwrite.",
+    )
+    parser.add_argument(
+        "task",
+        metavar="TASK",
+        choices=(*TASKS, *RAW_LAYOUTS),
+        help=f"one of {', '.join((*TASKS, *RAW_LAYOUTS))}",
+    )
+    parser.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="folder to create")
+    parser.add_argument(
+        "--cases",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cases (patients for chaos-raw); default 8 (raw layouts: 4)",
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=3,
+        default=None,
+        metavar=("X", "Y", "Z"),
+        help="volume size; default 48 48 32 (raw layouts: their own default)",
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    parser.add_argument(
+        "--msd-task",
+        choices=MSD_TASKS,
+        default=MSD_TASKS[0],
+        help="MSD task folder for msd-raw (default Task07_Pancreas)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="parallel worker processes (default 2)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an OUT_DIR that already holds files"
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    for value, name in ((args.cases, "--cases"), *((s, "--size") for s in args.size or ())):
+        if value is not None and value < 1:
+            raise DataPrepError(f"{name} must be positive, got {value}")
+    if args.task in TASKS:
+        from data_prep.synth.dataset import write_synth_dataset
+
+        if args.size is not None and min(args.size) < 16:
+            raise DataPrepError(f"--size must be at least 16 along every axis, got {args.size}")
+        out = write_synth_dataset(
+            args.task,
+            args.out_dir,
+            n_cases=args.cases or 8,
+            seed=args.seed,
+            size=tuple(args.size or (48, 48, 32)),
+            overwrite=args.overwrite,
+            workers=args.workers,
+        )
+    else:
+        out = _write_raw_layout(args)
+    print(f"{out}: synthetic {args.task} written")
+    return 0
+
+
+def _write_raw_layout(args: argparse.Namespace) -> Path:
+    """Dispatch to ``data_prep.synth.raw_layouts`` (imported here, so the other tasks never need it)."""
+    from data_prep.synth import raw_layouts
+
+    if args.task == "chaos-raw":
+        writer, kwargs = raw_layouts.write_chaos_raw, {"n_patients": args.cases}
+    else:
+        writer, kwargs = raw_layouts.write_msd_raw, {"task": args.msd_task, "n_cases": args.cases}
+    kwargs.update(seed=args.seed, size=tuple(args.size) if args.size else None)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}  # the layout's own defaults otherwise
+    if "overwrite" in inspect.signature(writer).parameters:
+        kwargs["overwrite"] = args.overwrite
+    elif args.out_dir.exists() and any(args.out_dir.iterdir()):
+        hint = "--overwrite is not supported for raw layouts" if args.overwrite else "choose another folder"
+        raise DataPrepError(f"{args.out_dir}: output folder already holds results; {hint}")
+    out = writer(args.out_dir, **kwargs)
+    return Path(out) if out is not None else args.out_dir

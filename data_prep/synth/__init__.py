@@ -1,0 +1,15 @@
+"""Synthetic datasets: phantoms with plausible anatomy (``phantoms``), whole dataset folders
+(``dataset``) and raw source layouts such as CHAOS or MSD folders (``raw_layouts``)."""
+
+from data_prep.synth.dataset import case_patients, write_synth_dataset
+from data_prep.synth.phantoms import TASK_LABELS, TASK_MODALITY, TASKS, SynthCase, synth_case
+
+__all__ = [
+    "TASKS",
+    "TASK_LABELS",
+    "TASK_MODALITY",
+    "SynthCase",
+    "case_patients",
+    "synth_case",
+    "write_synth_dataset",
+]

@@ -1,0 +1,83 @@
+"""Building blocks of the synthetic phantoms: coordinate grids, smooth random fields, blobs, noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unit_grid(size: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Voxel-centre coordinates in [-1, 1] along each axis, as broadcastable (x, 1, 1), (1, y, 1), (1, 1, z)."""
+    axes = [((np.arange(n, dtype=np.float32) + 0.5) / n) * 2.0 - 1.0 for n in size]
+    return axes[0][:, None, None], axes[1][None, :, None], axes[2][None, None, :]
+
+
+def _smooth_basis(n: int, nodes: int) -> np.ndarray:
+    """(n, nodes) Gaussian interpolation weights from ``nodes`` control points to ``n`` voxels."""
+    u = (np.arange(n, dtype=np.float32) + 0.5) / n
+    centres = np.linspace(0.0, 1.0, nodes, dtype=np.float32)
+    width = 1.0 / max(nodes - 1, 1)
+    weights = np.exp(-(((u[:, None] - centres[None, :]) / width) ** 2))
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def smooth_field(rng: np.random.Generator, size: tuple[int, int, int], nodes: int = 4) -> np.ndarray:
+    """A smooth random field (x, y, z) of about unit amplitude: random control points, Gaussian-interpolated."""
+    coarse = rng.standard_normal((nodes, nodes, nodes)).astype(np.float32)
+    bx, by, bz = (_smooth_basis(n, nodes) for n in size)
+    field = np.einsum("ia,abc->ibc", bx, coarse)
+    field = np.einsum("jb,ibc->ijc", by, field)
+    field = np.einsum("kc,ijc->ijk", bz, field)
+    return field / max(float(np.abs(field).max()), 1e-6)
+
+
+def ellipsoid_distance(
+    grid: tuple[np.ndarray, np.ndarray, np.ndarray],
+    centre: tuple[float, float, float],
+    radii: tuple[float, float, float],
+) -> np.ndarray:
+    """Normalised ellipsoid distance: < 1 inside the ellipsoid with ``centre`` and ``radii`` (unit coordinates)."""
+    x, y, z = grid
+    return np.sqrt(
+        ((x - centre[0]) / radii[0]) ** 2
+        + ((y - centre[1]) / radii[1]) ** 2
+        + ((z - centre[2]) / radii[2]) ** 2
+    )
+
+
+def blob(
+    grid: tuple[np.ndarray, np.ndarray, np.ndarray],
+    centre: tuple[float, float, float],
+    radii: tuple[float, float, float],
+    wobble: np.ndarray | None = None,
+    amount: float = 0.15,
+) -> np.ndarray:
+    """Boolean mask of a smooth blob: an ellipsoid whose surface is pushed in and out by ``wobble``."""
+    distance = ellipsoid_distance(grid, centre, radii)
+    if wobble is not None:
+        distance = distance + amount * wobble
+    return distance < 1.0
+
+
+def rician(rng: np.random.Generator, signal: np.ndarray, sigma: float) -> np.ndarray:
+    """Magnitude MR noise: ``|signal + n1 + i n2|`` with Gaussian ``n1, n2`` of std ``sigma``."""
+    real = signal + rng.normal(0.0, sigma, signal.shape).astype(np.float32)
+    imag = rng.normal(0.0, sigma, signal.shape).astype(np.float32)
+    return np.sqrt(real * real + imag * imag)
+
+
+def bias_field(rng: np.random.Generator, size: tuple[int, int, int], strength: float = 0.2) -> np.ndarray:
+    """Multiplicative smooth intensity non-uniformity, ``exp(strength * field)``."""
+    return np.exp(strength * smooth_field(rng, size, nodes=3)).astype(np.float32)
+
+
+def jitter(rng: np.random.Generator, values: tuple[float, ...], amount: float) -> tuple[float, ...]:
+    """``values`` each shifted by a uniform draw in [-amount, amount]."""
+    return tuple(float(v + rng.uniform(-amount, amount)) for v in values)
+
+
+def scale(
+    rng: np.random.Generator, values: tuple[float, ...], low: float = 0.85, high: float = 1.15
+) -> tuple[float, ...]:
+    """``values`` multiplied by one uniform factor in [low, high] (shape kept, size varied)."""
+    factor = rng.uniform(low, high)
+    return tuple(float(v * factor) for v in values)
