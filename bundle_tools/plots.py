@@ -258,12 +258,17 @@ class TrainingCurves:
 def representative_slice(mask: np.ndarray, axis: int) -> int:
     """Index along ``axis`` of the slice with the most foreground of ``mask`` (the middle if empty).
 
+    Among equally filled slices the middle one is taken.
+
     Args:
         mask: a spatial array; non-zero is foreground.
         axis: the axis that is cut.
     """
     counts = np.count_nonzero(mask, axis=tuple(a for a in range(mask.ndim) if a != axis))
-    return int(np.argmax(counts)) if counts.any() else mask.shape[axis] // 2
+    if not counts.any():
+        return mask.shape[axis] // 2
+    best = np.flatnonzero(counts == counts.max())
+    return int(best[len(best) // 2])  # the middle one of equally filled slices
 
 
 def save_segmentation_overlay(
@@ -422,11 +427,13 @@ def save_attention_overlay(
     spacing: Sequence[float] | None = None,
     title: str | None = None,
     spatial_dims: int | None = None,
+    reference: Any | None = None,
 ) -> Path:
     """PNG of each attention gate's coefficients (0..1) over the image, on one slice.
 
-    Every map is resampled (linearly) to the image grid; the slice is ``slice_index`` or the one where
-    the finest map attends most. The first panel is the image alone, then one panel per gate.
+    Every map is resampled (linearly) to the image grid; the slice is ``slice_index``, else the one with
+    the most foreground in ``reference``, else the one where the finest map attends most. The first
+    panel is the image alone, then one panel per gate.
 
     Args:
         image: ``(B, C, *spatial)``, ``(C, *spatial)`` or spatial; the first case and channel are drawn.
@@ -439,6 +446,8 @@ def save_attention_overlay(
         spacing: voxel spacing for the aspect ratio; default from a ``MetaTensor`` or 1.
         title: figure title.
         spatial_dims: 2 or 3; default read from the first map, taken as ``(B, 1, *spatial)``.
+        reference: a label map on the image grid, spatial shape only (e.g. the ground truth), whose
+            most filled slice is drawn.
     """
     if not attention_maps:
         raise ValueError("no attention maps to draw")
@@ -452,6 +461,8 @@ def save_attention_overlay(
     if img.ndim == 3:
         axis = axis % 3
         finest = int(np.argmax([np.prod(_as_numpy(m).shape[-3:]) for m in attention_maps]))
+        if slice_index is None and reference is not None and np.any(_as_numpy(reference)):
+            slice_index = representative_slice(_as_numpy(reference), axis)
         if slice_index is None:
             slice_index = int(np.argmax(maps[finest].sum(axis=tuple(a for a in range(3) if a != axis))))
         img2d = np.take(img, slice_index, axis=axis)
@@ -544,13 +555,22 @@ class AttentionMapSaver:
             case = _item_case(item, self.image_key, self.label_key, len(self.saved))
             image = torch.as_tensor(item[self.image_key])
             label = item.get(self.label_key)
-            x = self._patch(image, label)
+            labels = _label_map(label, image.ndim - 1) if label is not None else None
+            box = self._patch_box(tuple(image.shape[1:]), labels)
+            x = self._crop(torch.as_tensor(image).detach().cpu().float(), box)
+            reference = self._crop(torch.as_tensor(labels)[None], box)[0] if labels is not None else None
             maps = self._attention(x[None])
             spacing = _spacing_or_ones(image, label, image.ndim - 1)
             path = self.output_dir / f"{case}_attention.png"
             self.saved.append(
                 save_attention_overlay(
-                    x, maps, path, spacing=spacing, title=case, spatial_dims=image.ndim - 1
+                    x,
+                    maps,
+                    path,
+                    spacing=spacing,
+                    title=case,
+                    spatial_dims=image.ndim - 1,
+                    reference=reference,
                 )
             )
 
@@ -567,26 +587,24 @@ class AttentionMapSaver:
             self.network.train(was_training)
         return [torch.as_tensor(m).detach().float().cpu() for m in maps]
 
-    def _patch(self, image: torch.Tensor, label: Any) -> torch.Tensor:
-        image = torch.as_tensor(image).detach().cpu()
-        if isinstance(image, MetaTensor):
-            image = image.as_tensor()
+    def _patch_box(self, spatial: tuple[int, ...], labels: np.ndarray | None) -> list[tuple[int, int]]:
+        """``(start, length)`` per axis of the ``roi_size`` patch centred on the foreground (or the image)."""
         if self.roi_size is None:
-            return image
-        spatial = image.shape[1:]
-        if label is not None:
-            fg = np.argwhere(_label_map(label, len(spatial)) > 0)
-            centre = fg.mean(axis=0).round().astype(int) if fg.size else np.asarray(spatial) // 2
-        else:
-            centre = np.asarray(spatial) // 2
-        out = torch.zeros((image.shape[0], *self.roi_size), dtype=image.dtype)
-        src, dst = [], []
-        for c, n, r in zip(centre, spatial, self.roi_size, strict=True):
-            start = int(min(max(c - r // 2, 0), max(n - r, 0)))
-            length = min(r, n)
-            src.append(slice(start, start + length))
-            dst.append(slice(0, length))
-        out[(slice(None), *dst)] = image[(slice(None), *src)]
+            return [(0, n) for n in spatial]
+        fg = np.argwhere(labels > 0) if labels is not None else np.empty((0, len(spatial)))
+        centre = fg.mean(axis=0).round().astype(int) if fg.size else np.asarray(spatial) // 2
+        return [
+            (int(min(max(c - r // 2, 0), max(n - r, 0))), min(r, n))
+            for c, n, r in zip(centre, spatial, self.roi_size, strict=True)
+        ]
+
+    def _crop(self, x: torch.Tensor, box: list[tuple[int, int]]) -> torch.Tensor:
+        """``x[:, box]`` zero-padded to ``roi_size`` where the image is smaller."""
+        x = x.as_tensor() if isinstance(x, MetaTensor) else x
+        size = self.roi_size or tuple(length for _, length in box)
+        out = torch.zeros((x.shape[0], *size), dtype=x.dtype)
+        src = tuple(slice(start, start + length) for start, length in box)
+        out[(slice(None), *(slice(0, length) for _, length in box))] = x[(slice(None), *src)]
         return out
 
 

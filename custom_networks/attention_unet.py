@@ -3,8 +3,7 @@
 
 A U-Net whose skip connections pass through additive grid attention gates
 (:class:`~custom_networks.blocks.attention_gate.AttentionGate`, eq. 1-2) driven by the decoder
-features one scale coarser, with (tri)linear up-sampling in the decoder and optional deep
-supervision. Unlike ``monai.networks.nets.AttentionUnet`` it gates with the coarser scale, sub-samples
+features one scale coarser, and optional deep supervision. Unlike ``monai.networks.nets.AttentionUnet`` it gates with the coarser scale, sub-samples
 x in W_x, leaves the finest skip ungated by default, and exposes the attention coefficients through
 :func:`attention_maps`.
 """
@@ -35,7 +34,10 @@ class AttentionUNet(ModularUNet):
             ("feature scale 4" of 64..1024).
         attention_levels: skip levels (0 = finest) whose skips are gated; default every level but the
             finest, as in the paper.
-        up_mode: ``"interp"`` ((tri)linear up-sampling, as the paper) or ``"deconv"``.
+        up_mode: ``"deconv"`` (a 2^d transposed convolution, the default) or ``"interp"`` ((tri)linear
+            up-sampling as in the authors' code). Both learn the same kind of map; on CPU the backward
+            pass of (tri)linear interpolation is several times slower than a transposed convolution
+            (see BENCHMARKS.md), so ``"deconv"`` is the default.
         norm: ``"instance"`` or ``"batch"`` (the paper uses batch norm).
         dropout: channel-dropout rate in the conv blocks.
         deep_supervision: per-level 1x1 heads; in training mode ``forward`` returns a list of logits,
@@ -56,7 +58,7 @@ class AttentionUNet(ModularUNet):
         out_channels: int,
         channels: Sequence[int] = (16, 32, 64, 128, 256),
         attention_levels: Sequence[int] | None = None,
-        up_mode: str = "interp",
+        up_mode: str = "deconv",
         norm: layers.NormSpec = "instance",
         dropout: float = 0.0,
         deep_supervision: bool = False,

@@ -45,7 +45,7 @@ IDENTITY_DIRECTION = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 TASK_LABELS = {
     "abdominal": {"0": "background", "1": "liver", "2": "right_kidney", "3": "left_kidney", "4": "spleen"},
     "pancreas": {"0": "background", "1": "pancreas", "2": "tumour"},
-    "brain_tumour": {"0": "background", "1": "edema", "2": "non_enhancing", "3": "enhancing"},
+    "brain_tumour": {"0": "background", "1": "edema", "2": "non_enhancing_tumour", "3": "enhancing_tumour"},
 }
 TASK_MODALITY = {
     "abdominal": {"0": "MR"},

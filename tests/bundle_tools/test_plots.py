@@ -122,6 +122,7 @@ def test_representative_slice_has_most_foreground():
     mask[0:5, 0:5, 7] = True
     assert representative_slice(mask, 2) == 7
     assert representative_slice(np.zeros((4, 4, 6)), 2) == 3
+    assert representative_slice(np.ones((4, 4, 7)), 2) == 3
 
 
 def test_segmentation_overlay_png_in_three_planes(tmp_path):

@@ -1,0 +1,272 @@
+"""Checkpoint handlers of the bundles: the best model and the latest training state, written atomically.
+
+* :class:`BestModelSaver` - evaluator handler: when the validation key metric improves, writes
+  ``models/model.pt`` = ``{"model": network state dict, "epoch": E, "metric": M}``.
+* :class:`LatestCheckpointSaver` - trainer handler: after every epoch (and every N iterations, to survive a
+  kill mid-epoch) writes ``models/checkpoint_latest.pt`` = ``{name: obj.state_dict()}`` for network,
+  optimizer, LR scheduler, the other stateful handlers and the trainer itself (epoch, iteration).
+* :class:`ResumeCheckpointLoader` - MONAI's ``CheckpointLoader`` that loads the same dict back into the
+  trainer it is attached to (so a config needs no trainer -> handler -> trainer reference cycle).
+
+MONAI's ``CheckpointSaver`` writes with ``atomic=False`` and keeps a bare state dict for a single object;
+here every file goes to a temporary name in the same folder and is renamed over the old one
+(``os.replace``), so a run killed while saving never leaves a truncated file. Networks wrapped in
+``DistributedDataParallel``/``DataParallel`` are saved without the ``module.`` prefix, and only rank 0
+writes when ``torch.distributed`` is initialised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from monai.handlers import CheckpointLoader
+from monai.utils import IgniteInfo, min_version, optional_import
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+if TYPE_CHECKING:
+    from ignite.engine import Engine
+else:
+    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
+
+__all__ = [
+    "BestModelSaver",
+    "LatestCheckpointSaver",
+    "ResumeCheckpointLoader",
+    "is_rank0",
+    "save_atomic",
+    "save_plan",
+    "unwrap",
+]
+
+_log = logging.getLogger(__name__)
+
+
+def is_rank0() -> bool:
+    """True unless ``torch.distributed`` is initialised and this process is not rank 0."""
+    dist = torch.distributed
+    return not (dist.is_available() and dist.is_initialized() and dist.get_rank() > 0)
+
+
+def unwrap(obj: Any) -> Any:
+    """The module inside ``DistributedDataParallel``/``DataParallel`` (else ``obj``)."""
+    wrappers = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
+    return obj.module if isinstance(obj, wrappers) else obj
+
+
+def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file next to ``path``, then rename it over ``path``.
+
+    The file gets the usual ``0o644`` permissions (``tempfile`` would leave ``0o600``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _state_dicts(save_dict: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, obj in save_dict.items():
+        obj = unwrap(obj)
+        if not hasattr(obj, "state_dict"):
+            raise TypeError(f"checkpoint item {name!r} ({type(obj).__name__}) has no state_dict()")
+        out[name] = obj.state_dict()
+    return out
+
+
+class BestModelSaver:
+    """Evaluator handler: save the network when the validation metric reaches a new best.
+
+    The file is ``{"model": state_dict, "epoch": trainer epoch, "metric": value}``; MONAI's
+    ``CheckpointLoader(load_dict={"model": net})``, ``ckpt_export --key_in_ckpt model`` and MONAI Label read
+    it. The best value so far is part of :meth:`state_dict`, so put this handler in the latest checkpoint
+    and a resumed run keeps comparing against the true best.
+
+    Args:
+        save_dir: folder of the file (created when needed).
+        network: the network (``"@network_def"``; a DDP wrapper is unwrapped).
+        filename: file name, default ``model.pt``.
+        metric_name: the evaluator metric to maximise; default its key metric.
+        name: logger name; default the engine's logger.
+    """
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike,
+        network: torch.nn.Module,
+        filename: str = "model.pt",
+        metric_name: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.path = Path(save_dir) / filename
+        self.network = network
+        self.metric_name = metric_name
+        self.logger = logging.getLogger(name) if name else None
+        self.best_metric = -math.inf
+        self.best_epoch = -1
+
+    def attach(self, engine: Engine) -> None:
+        """Register on the evaluator's ``EPOCH_COMPLETED``.
+
+        Args:
+            engine: the evaluator run by ``ValidationHandler``.
+        """
+        if self.logger is None:
+            self.logger = engine.logger
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        """Compare the evaluator's metric with the best so far; save on improvement."""
+        name = self.metric_name or engine.state.key_metric_name
+        value = float(engine.state.metrics.get(name, math.nan))
+        if math.isnan(value) or value <= self.best_metric:
+            return
+        self.best_metric, self.best_epoch = value, int(engine.state.epoch)
+        if is_rank0():
+            state = {"model": unwrap(self.network).state_dict(), "epoch": self.best_epoch, "metric": value}
+            save_atomic(state, self.path)
+            (self.logger or _log).info(
+                f"new best {name} {value:.4f} at epoch {self.best_epoch} -> {self.path}"
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best metric and its epoch (for the latest checkpoint)."""
+        return {"best_metric": self.best_metric, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore the best metric and its epoch."""
+        self.best_metric = float(state_dict["best_metric"])
+        self.best_epoch = int(state_dict["best_epoch"])
+
+
+class LatestCheckpointSaver:
+    """Trainer handler: save the whole training state after every epoch and every N iterations.
+
+    Args:
+        save_dir: folder of the file (created when needed).
+        save_dict: ``{name: object with state_dict()}``, e.g. network, optimizer, lr_scheduler; the engine
+            this handler is attached to is added as ``trainer_key``.
+        filename: file name, default ``checkpoint_latest.pt``.
+        every_n_iterations: also save every N iterations (0: at epoch ends only), so a run killed
+            mid-epoch loses at most N iterations.
+        trainer_key: the name of the trainer's own state in the file.
+        name: logger name; default the engine's logger.
+    """
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike,
+        save_dict: Mapping[str, Any],
+        filename: str = "checkpoint_latest.pt",
+        every_n_iterations: int = 0,
+        trainer_key: str = "trainer",
+        name: str | None = None,
+    ) -> None:
+        if not save_dict:
+            raise ValueError("save_dict is empty: nothing to checkpoint")
+        if every_n_iterations < 0:
+            raise ValueError(f"every_n_iterations must be >= 0, got {every_n_iterations}")
+        self.path = Path(save_dir) / filename
+        self.save_dict = dict(save_dict)
+        self.every_n_iterations = int(every_n_iterations)
+        self.trainer_key = trainer_key
+        self.logger = logging.getLogger(name) if name else None
+
+    def attach(self, engine: Engine) -> None:
+        """Register on the trainer (``EPOCH_COMPLETED`` and every N ``ITERATION_COMPLETED``).
+
+        Args:
+            engine: the trainer.
+        """
+        if self.logger is None:
+            self.logger = engine.logger
+        self.save_dict.setdefault(self.trainer_key, engine)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
+        if self.every_n_iterations > 0:
+            engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.every_n_iterations), self)
+
+    def __call__(self, engine: Engine) -> None:
+        """Write the checkpoint (rank 0 only)."""
+        if not is_rank0():
+            return
+        save_atomic(_state_dicts(self.save_dict), self.path)
+        (self.logger or _log).debug(
+            f"latest checkpoint (epoch {engine.state.epoch}, iteration {engine.state.iteration}) -> {self.path}"
+        )
+
+
+class ResumeCheckpointLoader(CheckpointLoader):
+    """MONAI ``CheckpointLoader`` that also restores the engine it is attached to (as ``trainer_key``).
+
+    Put it first among the trainer's handlers with the ``save_dict`` of :class:`LatestCheckpointSaver`:
+    epoch and iteration counts, optimizer and scheduler state continue where the checkpoint left them.
+
+    Args:
+        load_path: the checkpoint file; a missing file raises ``FileNotFoundError`` naming it.
+        load_dict: ``{name: object with load_state_dict()}`` (without the trainer).
+        trainer_key: the name of the trainer's state in the file.
+        kwargs: other ``CheckpointLoader`` arguments (``map_location``, ``strict``, ...).
+    """
+
+    def __init__(
+        self, load_path: str, load_dict: Mapping[str, Any], trainer_key: str = "trainer", **kwargs: Any
+    ) -> None:
+        super().__init__(load_path=str(load_path), load_dict=dict(load_dict), **kwargs)
+        self.trainer_key = trainer_key
+
+    def attach(self, engine: Engine) -> None:
+        """Add ``engine`` to the objects to restore and load them at ``STARTED``.
+
+        Args:
+            engine: the trainer.
+        """
+        self.load_dict.setdefault(self.trainer_key, engine)
+        super().attach(engine)
+
+    def __call__(self, engine: Engine) -> None:
+        """Load the checkpoint into the objects (called at ``STARTED``)."""
+        if not os.path.isfile(self.load_path):
+            raise FileNotFoundError(
+                f"{self.load_path}: no checkpoint to resume from (train once without `--resume true` first)"
+            )
+        self.load_dict = {k: unwrap(v) for k, v in self.load_dict.items()}
+        super().__call__(engine)
+
+
+def save_plan(
+    plan: Mapping[str, Any], save_dir: str | os.PathLike, filename: str = "plan.json"
+) -> Path | None:
+    """Write the ``plan.json`` a training used next to its weights (``models/plan.json``), atomically.
+
+    Inference reads it from there, so a bundle copied out without its dataset still preprocesses images
+    (spacing, intensity normalisation) as in training. Rank 0 only; returns the path (None elsewhere).
+    """
+    if not is_rank0():
+        return None
+    path = Path(save_dir) / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(dict(plan), f, indent=2)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,55 @@
+"""TorchScript (script and trace) and ONNX outputs equal the eager outputs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import custom_networks as cn
+
+NETWORKS = [cn.UNet, cn.AttentionUNet, cn.CBAMUNet, cn.ImprovedUNet]
+
+
+def eager(cls, deep_supervision=False):
+    torch.manual_seed(0)
+    return cls(3, 1, 3, channels=(4, 8, 16), deep_supervision=deep_supervision).eval()
+
+
+@pytest.mark.parametrize("cls", NETWORKS, ids=lambda c: c.__name__)
+def test_torchscript_script_and_trace_equal_eager(cls):
+    net = eager(cls, deep_supervision=True)
+    x = torch.randn(1, 1, 16, 16, 16)
+    scripted = torch.jit.script(net)
+    torch.testing.assert_close(scripted(x), net(x), atol=1e-5, rtol=1e-4)
+    # a different size through the same scripted module
+    x2 = torch.randn(2, 1, 8, 16, 24)
+    torch.testing.assert_close(scripted(x2), net(x2), atol=1e-5, rtol=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(net, x)
+    torch.testing.assert_close(traced(x), net(x), atol=1e-5, rtol=1e-4)
+    # scripted training mode keeps deep supervision
+    scripted_train = torch.jit.script(net.train())
+    assert isinstance(scripted_train(x), list)
+
+
+@pytest.mark.parametrize("cls", NETWORKS, ids=lambda c: c.__name__)
+def test_onnx_export_with_dynamic_sizes_equals_eager(cls, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from torch.export import Dim
+
+    net = eager(cls)
+    x = torch.randn(1, 1, 16, 16, 16)
+    dynamic = {"x": {0: Dim("batch", min=1, max=16), 2: 4 * Dim("d", max=128), 3: 4 * Dim("h", max=128), 4: 4 * Dim("w", max=128)}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(net, (x,), dynamo=True, dynamic_shapes=dynamic, verbose=False)
+    path = tmp_path / "model.onnx"
+    program.save(str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x2 = torch.randn(2, 1, 24, 16, 8)
+    (out,) = session.run(None, {session.get_inputs()[0].name: x2.numpy()})
+    np.testing.assert_allclose(out, net(x2).detach().numpy(), atol=1e-4, rtol=1e-3)
