@@ -6,11 +6,6 @@ from bundle_tools.amp import AmpSupervisedTrainer as AmpSupervisedTrainer
 from bundle_tools.amp import resolve_amp as resolve_amp
 from bundle_tools.losses import FocalTverskyLoss as FocalTverskyLoss
 from bundle_tools.losses import plan_class_weights as plan_class_weights
-from bundle_tools.transforms import MSDBrainTumourToMultiLabel as MSDBrainTumourToMultiLabel
-from bundle_tools.transforms import MSDBrainTumourToMultiLabeld as MSDBrainTumourToMultiLabeld
-from bundle_tools.transforms import NormalizeFromPlan as NormalizeFromPlan
-from bundle_tools.transforms import NormalizeFromPland as NormalizeFromPland
-from bundle_tools.transforms import load_plan as load_plan
 from bundle_tools.plots import AttentionMapSaver as AttentionMapSaver
 from bundle_tools.plots import OverlaySaver as OverlaySaver
 from bundle_tools.plots import TrainingCurves as TrainingCurves
@@ -26,3 +21,8 @@ from bundle_tools.surface_metrics import SurfaceDistanceMetricMM as SurfaceDista
 from bundle_tools.surface_metrics import binary_scores as binary_scores
 from bundle_tools.surface_metrics import segmentation_scores as segmentation_scores
 from bundle_tools.surface_metrics import spacing_from_meta as spacing_from_meta
+from bundle_tools.transforms import MSDBrainTumourToMultiLabel as MSDBrainTumourToMultiLabel
+from bundle_tools.transforms import MSDBrainTumourToMultiLabeld as MSDBrainTumourToMultiLabeld
+from bundle_tools.transforms import NormalizeFromPlan as NormalizeFromPlan
+from bundle_tools.transforms import NormalizeFromPland as NormalizeFromPland
+from bundle_tools.transforms import load_plan as load_plan

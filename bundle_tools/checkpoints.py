@@ -200,6 +200,9 @@ class LatestCheckpointSaver:
         if self.logger is None:
             self.logger = engine.logger
         self.save_dict.setdefault(self.trainer_key, engine)
+        if is_rank0():  # temporary files of a run killed while saving
+            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self)
         if self.every_n_iterations > 0:
             engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.every_n_iterations), self)

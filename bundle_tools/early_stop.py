@@ -76,14 +76,16 @@ class ValidationEarlyStop(EarlyStopHandler):
         self.validator.add_event_handler(Events.COMPLETED, self)
 
     def state_dict(self) -> dict[str, Any]:
-        """``counter`` and ``best_score`` of the underlying ignite ``EarlyStopping``."""
+        """The state of the underlying ignite ``EarlyStopping`` (``counter``, ``best_score``, ...)."""
         if self._handler is None:
-            return dict(self._pending or {"counter": 0, "best_score": None})
+            if self._pending is None:
+                raise RuntimeError("ValidationEarlyStop is not attached to a trainer yet")
+            return dict(self._pending)
         return dict(self._handler.state_dict())
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore ``counter`` and ``best_score`` (before or after :meth:`attach`)."""
-        state = {"counter": int(state_dict["counter"]), "best_score": state_dict["best_score"]}
+        """Restore the counter and best score (before or after :meth:`attach`)."""
+        state = dict(state_dict)
         if self._handler is None:
             self._pending = state
         else:

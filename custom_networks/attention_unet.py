@@ -38,7 +38,7 @@ class AttentionUNet(ModularUNet):
             up-sampling as in the authors' code). Both learn the same kind of map; on CPU the backward
             pass of (tri)linear interpolation is several times slower than a transposed convolution
             (see BENCHMARKS.md), so ``"deconv"`` is the default.
-        norm: ``"instance"`` or ``"batch"`` (the paper uses batch norm).
+        norm: ``"batch"`` (the default, as in the paper) or ``"instance"`` (any MONAI norm name).
         dropout: channel-dropout rate in the conv blocks.
         deep_supervision: per-level 1x1 heads; in training mode ``forward`` returns a list of logits,
             full resolution first, for ``monai.losses.DeepSupervisionLoss``; in eval mode one tensor.
@@ -59,7 +59,7 @@ class AttentionUNet(ModularUNet):
         channels: Sequence[int] = (16, 32, 64, 128, 256),
         attention_levels: Sequence[int] | None = None,
         up_mode: str = "deconv",
-        norm: layers.NormSpec = "instance",
+        norm: layers.NormSpec = "batch",
         dropout: float = 0.0,
         deep_supervision: bool = False,
         channels_last: bool = True,

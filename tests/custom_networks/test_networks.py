@@ -112,7 +112,7 @@ def test_dropout_is_active_only_in_training():
 def test_instance_and_batch_norm_are_selectable():
     inst = cn.UNet(3, 1, 2, channels=(4, 8), norm="instance")
     batch = cn.UNet(3, 1, 2, channels=(4, 8), norm="batch")
-    assert any(isinstance(m, torch.nn.InstanceNorm3d) and m.affine for m in inst.modules())
+    assert any(isinstance(m, cn.blocks.layers.InstanceNorm) and m.affine for m in inst.modules())
     assert any(isinstance(m, torch.nn.BatchNorm3d) for m in batch.modules())
     assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in inst.modules())
 
@@ -142,3 +142,12 @@ def test_modular_unet_takes_parts_per_level():
     assert sum(isinstance(m, cn.CBAM) for m in net.modules()) == 3
     with pytest.raises(ValueError, match="skip_conn needs 2 entries"):
         cn.ModularUNet(2, 1, 2, channels=(4, 8, 16), skip_conn=[cn.ConcatSkip])
+
+
+def test_instance_norm_normalises_each_sample_and_channel_and_keeps_channels_last():
+    from custom_networks.blocks.layers import InstanceNorm
+
+    norm = InstanceNorm(4)
+    x = (torch.randn(2, 4, 6, 7, 8) * 3 + 5).contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(norm(x), torch.nn.functional.instance_norm(x, eps=1e-5), atol=1e-5, rtol=1e-4)
+    assert norm(x).is_contiguous(memory_format=torch.channels_last_3d)

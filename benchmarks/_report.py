@@ -1,0 +1,46 @@
+"""Shared by the benchmark scripts: the machine's description and BENCHMARKS.md sections."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import tempfile
+from pathlib import Path
+
+
+def machine_summary() -> str:
+    """CPU model, cores, memory, load average and library versions, in one line."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("https://rp2.alfred511.top/hf/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kib = int(re.search(r"MemTotal:\s+(\d+)", Path("https://rp2.alfred511.top/hf/proc/meminfo").read_text()).group(1))
+        mem = f"{mem_kib / 2**20:.0f} GiB RAM"
+    except (OSError, AttributeError):
+        mem = "unknown RAM"
+    import torch
+
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"{cpu}, {os.cpu_count()} cores, {mem}; load average {load} at the end; "
+            f"Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Replace (or append) the section between ``<!-- name:start -->`` and ``<!-- name:end -->`` atomically."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".BENCHMARKS.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,204 @@
+"""Training throughput of the abdominal bundle (its real train.json) on this machine.
+
+Variants, same config and data, the trainer swapped by override:
+
+- ``bundle amp`` - the bundle as shipped: ``bundle_tools.AmpSupervisedTrainer``, ``amp=True`` (bfloat16
+  autocast on a CPU with native bf16, float16 + GradScaler on CUDA);
+- ``bundle fp32`` - the same with ``--amp False``;
+- ``stock amp`` (anchor) - ``monai.engines.SupervisedTrainer(amp=True)``, which autocasts on CUDA only and
+  so trains in float32 on a CPU.
+
+Per variant: iterations/s over ``--iterations`` timed iterations after ``--warmup``, and the data-loading
+share = time waiting for the next batch (ignite ``GET_BATCH_STARTED`` -> ``GET_BATCH_COMPLETED``) / total.
+Validation is switched off (``val_interval`` beyond the run). The table goes to stdout and, unless
+``--no-write``, into BENCHMARKS.md between ``<!-- bundle_training:start -->`` and ``<!-- bundle_training:end -->``.
+
+    python benchmarks/bench_bundle_training.py [--quick] [--roi 128 128 32] [--iterations 8] [--warmup 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = REPO / "bundles" / "abdominal_mri_attention_unet"
+START, END = "<!-- bundle_training:start -->", "<!-- bundle_training:end -->"
+
+VARIANTS = {
+    "stock amp (anchor)": {"train#trainer#_target_": "SupervisedTrainer", "amp": True},
+    "bundle amp": {"amp": True},
+    "bundle fp32": {"amp": False},
+}
+
+
+def make_data(root: Path, cases: int, size: list[int]) -> Path:
+    out = root / "abdominal"
+    cmd = [
+        sys.executable,
+        "-m",
+        "data_prep",
+        "synth",
+        "abdominal",
+        str(out),
+        "--cases",
+        str(cases),
+        "--size",
+        *map(str, size),
+        "--workers",
+        "1",
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
+    return out
+
+
+def run_variant(
+    overrides: dict, data: Path, work: Path, roi: list[int], warmup: int, iterations: int
+) -> dict:
+    from ignite.engine import Events
+    from monai.bundle import ConfigWorkflow
+
+    wf = ConfigWorkflow(
+        config_file=str(BUNDLE / "configs" / "train.json"),
+        workflow_type="train",
+        logging_file=False,
+        dataset_dir=str(data),
+        ckpt_dir=str(work / "models"),
+        output_dir=str(work / "runs"),
+        roi_size=roi,
+        epochs=1000,
+        val_interval=1000,
+        num_workers=0,
+        progress_bar=False,
+        ckpt_every_n_iterations=0,
+        **overrides,
+    )
+    wf.initialize()
+    trainer = wf.parser.get_parsed_content("train#trainer")
+    total = warmup + iterations
+    stamps: dict[str, list[float]] = {"done": [], "wait": []}
+    t_get: list[float] = [0.0]
+
+    def get_started(_):
+        t_get[0] = time.perf_counter()
+
+    def get_completed(e):
+        if e.state.iteration >= warmup:  # the batch of iteration (iteration + 1)
+            stamps["wait"].append(time.perf_counter() - t_get[0])
+
+    def iteration_completed(e):
+        stamps["done"].append(time.perf_counter())
+        if e.state.iteration >= total:
+            e.terminate()
+
+    trainer.add_event_handler(Events.GET_BATCH_STARTED, get_started)
+    trainer.add_event_handler(Events.GET_BATCH_COMPLETED, get_completed)
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, iteration_completed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.run()
+    elapsed = stamps["done"][total - 1] - stamps["done"][warmup - 1]
+    policy = getattr(trainer, "amp_policy", None)
+    precision = (
+        str(policy.dtype).removeprefix("torch.") if policy is not None and policy.enabled else "float32"
+    )
+    return {
+        "it_s": iterations / elapsed,
+        "data_share": sum(stamps["wait"][:iterations]) / elapsed,
+        "precision": precision,
+        "trainer": type(trainer).__name__,
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{cpu}, {os.cpu_count()} logical cores visible (load average {load} at the start); "
+        f"Python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+
+
+def write_section(text: str, path: Path) -> None:
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{START}\n{text.rstrip()}\n{END}"
+    if START in old and END in old:
+        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny run (32^3 patches, 3 iterations) to check it works"
+    )
+    parser.add_argument(
+        "--roi", type=int, nargs=3, default=[128, 128, 32], help="patch size (bundle default)"
+    )
+    parser.add_argument("--iterations", type=int, default=8, help="timed iterations per variant")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    args = parser.parse_args()
+    if args.quick:
+        args.roi, args.iterations, args.warmup = [32, 32, 32], 3, 1
+    header = machine()
+    command = "python benchmarks/bench_bundle_training.py " + " ".join(sys.argv[1:])
+    size = [max(r, 48) for r in args.roi[:2]] + [max(args.roi[2], 32)]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = make_data(Path(tmp), cases=6, size=size)
+        results = {}
+        for name, overrides in VARIANTS.items():
+            results[name] = run_variant(
+                overrides, data, Path(tmp) / name.replace(" ", "_"), args.roi, args.warmup, args.iterations
+            )
+            print(f"{name}: {results[name]['it_s']:.3f} it/s", flush=True)
+    anchor = results["stock amp (anchor)"]["it_s"]
+    lines = [
+        "## Bundle training throughput (abdominal_mri_attention_unet)",
+        "",
+        f"- Command: `{command.strip()}`",
+        f"- Machine: {header}",
+        f"- Date: {time.strftime('%Y-%m-%d')}",
+        f"- Config: the bundle's train.json, AttentionUNet(3, 1, 5), {args.roi[0]}x{args.roi[1]}x{args.roi[2]} patches,"
+        f" 4 patches per iteration (1 volume x 4 class-balanced crops), augmentation on, Dice+CE, Adam;"
+        f" CacheDataset + ThreadDataLoader, no validation; {args.warmup} warm-up + {args.iterations} timed iterations"
+        f" per variant; synthetic volumes of {size[0]}x{size[1]}x{size[2]}.",
+        "",
+        "| variant | trainer | precision | it/s | data-loading share | ratio to anchor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r['trainer']} | {r['precision']} | {r['it_s']:.3f} | {r['data_share']:.0%} |"
+            f" {r['it_s'] / anchor:.2f}x |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        write_section(table, REPO / "BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()

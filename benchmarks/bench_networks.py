@@ -1,0 +1,167 @@
+"""Training-step time and peak memory of every network against MONAI's AttentionUnet and UNet.
+
+One training step = forward, Dice+CE loss, backward, Adam step, on a batch of 2 patches of 64^3
+(1 input channel, 5 classes), with the networks at channels (16, 32, 64, 128, 256), in fp32 and in
+CPU bf16 autocast. Each (network, precision) runs in its own process: >= 3 warm-up steps, then the
+median of >= 5 timed steps; peak memory is the growth of the process's maximum resident set over
+the steps (weights, optimizer state, activations and workspace). The whole sweep repeats
+``--rounds`` times, interleaving the networks, and reports the median per row, so a burst of load
+from other work on a shared machine hits every row alike. Ratios are to MONAI's AttentionUnet in
+the same precision, measured in the same run.
+
+    python benchmarks/bench_networks.py            # full size, writes its section of BENCHMARKS.md
+    python benchmarks/bench_networks.py --quick    # tiny sizes, prints only (CI smoke)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine_summary, write_section  # noqa: E402
+
+CHANNELS = (16, 32, 64, 128, 256)
+
+#: name -> (constructor expression, note); every network is built with its defaults at CHANNELS
+NETWORKS = {
+    "MONAI AttentionUnet": ("monai.networks.nets.AttentionUnet(3, 1, 5, channels=CH, strides=(2,) * (len(CH) - 1))", "anchor"),
+    "MONAI AttentionUnet, channels-last": (
+        "monai.networks.nets.AttentionUnet(3, 1, 5, channels=CH, strides=(2,) * (len(CH) - 1))", "channels_last"),
+    "MONAI UNet": ("monai.networks.nets.UNet(3, 1, 5, channels=CH, strides=(2,) * (len(CH) - 1))", ""),
+    "AttentionUNet": ("custom_networks.AttentionUNet(3, 1, 5, channels=CH)", ""),
+    "AttentionUNet, batch norm": ("custom_networks.AttentionUNet(3, 1, 5, channels=CH, norm='batch')", ""),
+    "AttentionUNet, deep supervision": ("custom_networks.AttentionUNet(3, 1, 5, channels=CH, deep_supervision=True)", ""),
+    "CBAMUNet": ("custom_networks.CBAMUNet(3, 1, 5, channels=CH)", ""),
+    "UNet": ("custom_networks.UNet(3, 1, 5, channels=CH)", ""),
+    "ImprovedUNet": ("custom_networks.ImprovedUNet(3, 1, 5, channels=CH)", ""),
+}
+ANCHOR = "MONAI AttentionUnet"
+
+
+def measure(name: str, bf16: bool, size: int, channels: tuple[int, ...], warmup: int, steps: int) -> dict:
+    """Run in a child process: time ``steps`` training steps after ``warmup`` and measure peak memory."""
+    import monai  # noqa: F401
+    import monai.networks.nets  # noqa: F401
+    import torch
+    from monai.losses import DeepSupervisionLoss, DiceCELoss
+
+    import custom_networks  # noqa: F401
+
+    torch.manual_seed(0)
+    expr, note = NETWORKS[name]
+    net = eval(expr, {"monai": monai, "custom_networks": custom_networks, "CH": channels})  # noqa: S307
+    x = torch.randn(2, 1, size, size, size)
+    y = torch.randint(0, 5, (2, 1, size, size, size)).float()
+    if note == "channels_last":
+        net = net.to(memory_format=torch.channels_last_3d)
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    loss_fn = DeepSupervisionLoss(DiceCELoss(to_onehot_y=True, softmax=True))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+    net.train()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = net(x)
+        out = [o.float() for o in out] if isinstance(out, list) else out.float()
+        loss_fn(out, y).backward()
+        optimizer.step()
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before  # KiB on Linux
+    params = sum(p.numel() for p in net.parameters())
+    return {"seconds": statistics.median(times), "peak_mib": peak / 1024, "params": params}
+
+
+def run_child(name: str, bf16: bool, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--child", name, "--size", str(args.size), "--warmup", str(args.warmup),
+           "--steps", str(args.steps), "--channels", *map(str, args.channels)]
+    if bf16:
+        cmd.append("--bf16")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"{name} ({'bf16' if bf16 else 'fp32'}) failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (16^3, channels 4..32, 1 warm-up, 2 steps, 1 round); prints only")
+    parser.add_argument("--size", type=int, default=64, help="patch side (default 64)")
+    parser.add_argument("--channels", type=int, nargs="+", default=list(CHANNELS))
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved repetitions of the whole sweep")
+    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS), metavar="NAME")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        result = measure(args.child, args.bf16, args.size, tuple(args.channels), args.warmup, args.steps)
+        print(json.dumps(result))
+        return
+    if args.quick:
+        args.size, args.channels, args.warmup, args.steps, args.rounds, args.no_write = 16, [4, 8, 16, 32], 1, 2, 1, True
+    names = [ANCHOR] + [n for n in args.networks if n != ANCHOR]
+    samples: dict[tuple[str, bool], list[dict]] = {}
+    for rnd in range(args.rounds):
+        for bf16 in (False, True):
+            for name in names:
+                r = run_child(name, bf16, args)
+                samples.setdefault((name, bf16), []).append(r)
+                print(f"round {rnd + 1}/{args.rounds} {'bf16' if bf16 else 'fp32'} {name}: {r['seconds']:.3f} s, "
+                      f"{r['peak_mib']:.0f} MiB", flush=True)
+    rows = []
+    for bf16 in (False, True):
+        anchor = statistics.median(s["seconds"] for s in samples[(ANCHOR, bf16)])
+        anchor_mem = statistics.median(s["peak_mib"] for s in samples[(ANCHOR, bf16)])
+        for name in names:
+            sec = statistics.median(s["seconds"] for s in samples[(name, bf16)])
+            mem = statistics.median(s["peak_mib"] for s in samples[(name, bf16)])
+            rows.append((name, "bf16 autocast" if bf16 else "fp32", sec, anchor / sec, mem, mem / anchor_mem,
+                         samples[(name, bf16)][0]["params"]))
+    header = "| network | precision | s / step | speed-up vs MONAI AttentionUnet | peak MiB | memory vs MONAI AttentionUnet | parameters |"
+    lines = [header, "|---|---|---|---|---|---|---|"]
+    lines += [f"| {n} | {p} | {s:.3f} | {r:.2f}x | {m:.0f} | {mr:.2f} | {k:,} |" for n, p, s, r, m, mr, k in rows]
+    table = "\n".join(lines)
+    print(table)
+    if args.no_write:
+        return
+    command = "python benchmarks/bench_networks.py" + ("" if args.rounds == 2 else f" --rounds {args.rounds}")
+    body = (
+        "## Networks: one training step\n\n"
+        f"- Command: `{command}`\n"
+        f"- Machine: {machine_summary()}\n"
+        f"- Step: forward, Dice+CE, backward, Adam; batch 2 x 1 x {args.size}^3, 5 classes, channels "
+        f"{tuple(args.channels)}; {args.warmup} warm-up steps, median of {args.steps}, median over {args.rounds} "
+        "interleaved rounds, each network and precision in its own process.\n"
+        "- Peak memory: growth of the process's maximum resident set over the steps.\n"
+        "- MONAI networks are built with their defaults at these channels (batch norm in AttentionUnet, instance "
+        "norm in UNet), contiguous (channels-first) tensors, as MONAI users run them; the 'channels-last' row "
+        "converts MONAI's AttentionUnet and its input to channels-last for reference. Our networks run "
+        "channels-last internally by default (`channels_last=True`).\n\n"
+        + table + "\n"
+    )
+    write_section(ROOT / "BENCHMARKS.md", "networks", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""``python -m bundle_tools export BUNDLE_DIR --to torchscript|onnx|monailabel --out DEST``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+__all__ = ["add_parser", "main", "run"]
+
+_DESCRIPTION = """\
+Export a trained bundle (weights in BUNDLE_DIR/models/model.pt, or --ckpt).
+
+  torchscript  DEST/models/model.ts: scripted network (any input size it accepts), checked against the
+               eager network (atol 1e-4, rtol 1e-4)
+  onnx         DEST/models/model.onnx: dynamic batch and spatial sizes (multiples of 2**depth), checked
+               with onnxruntime against the eager network (atol 1e-4, rtol 1e-3)
+  monailabel   DEST/ and DEST.zip: a self-contained bundle for MONAI Label's monaibundle app (copy DEST into
+               <app>/model/); the project code its configs name is vendored into scripts/
+
+DEST must not exist. Each export writes DEST/export.json (monailabel: DEST/docs/export.json) with the check's
+result. On any error nothing is written and the exit status is 1.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``export`` command to a ``python -m bundle_tools`` parser."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export a trained bundle to TorchScript, ONNX or a MONAI Label bundle",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder (configs/, models/)")
+    parser.add_argument(
+        "--to", required=True, choices=("torchscript", "onnx", "monailabel"), help="export format"
+    )
+    parser.add_argument("--out", required=True, metavar="DEST", help="output folder (must not exist)")
+    parser.add_argument("--ckpt", default=None, help="weights file (default BUNDLE_DIR/models/model.pt)")
+    parser.add_argument("--no-zip", action="store_true", help="monailabel: do not write DEST.zip")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one export; print its record (JSON) or the error."""
+    from bundle_tools.export import ExportError, export_monailabel, export_onnx, export_torchscript
+
+    try:
+        if args.to == "monailabel":
+            report = export_monailabel(args.bundle_dir, args.out, ckpt=args.ckpt, make_zip=not args.no_zip)
+        elif args.to == "onnx":
+            report = export_onnx(args.bundle_dir, args.out, ckpt=args.ckpt)
+        else:
+            report = export_torchscript(args.bundle_dir, args.out, ckpt=args.ckpt)
+    except ExportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bundle_tools.export.cli ...`` (the same as ``python -m bundle_tools export ...``)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m bundle_tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""The bundle being exported: its configs, metadata, trained weights and the network they belong to.
+
+:func:`load_bundle` checks everything an export needs before anything is written: the configs parse,
+``models/model.pt`` (or ``--ckpt``) loads with ``torch.load(..., weights_only=True)``, and its state dict
+fits the ``network_def`` of ``configs/inference.json`` exactly (same keys, same shapes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bundle_tools.export.errors import ExportError
+
+__all__ = ["BundleSource", "InputSpec", "load_bundle", "load_json", "state_dict_from_checkpoint"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The network input of ``network_data_format`` in ``metadata.json``.
+
+    Attributes:
+        key: the input's name (``"image"``).
+        channels: input channels.
+        sides: per spatial axis ``(multiple, fixed)``: ``(k, None)`` for ``"k*n"`` (any multiple of k),
+            ``(None, s)`` for a fixed size s.
+        output_key: the first output's name (``"pred"``).
+    """
+
+    key: str
+    channels: int
+    sides: tuple[tuple[int | None, int | None], ...]
+    output_key: str
+
+    @property
+    def dynamic(self) -> bool:
+        """True when every spatial side may be any multiple of its divisor."""
+        return all(multiple is not None for multiple, _ in self.sides)
+
+    def shape(self, batch: int, factors: tuple[int, ...]) -> tuple[int, ...]:
+        """An input shape: each ``k*n`` side as ``k * factor``, fixed sides as they are."""
+        sides = [
+            fixed if multiple is None else multiple * f
+            for (multiple, fixed), f in zip(self.sides, factors, strict=True)
+        ]
+        return (batch, self.channels, *sides)
+
+
+@dataclass
+class BundleSource:
+    """A trained bundle, checked and loaded.
+
+    Attributes:
+        root: the bundle folder.
+        metadata: ``configs/metadata.json``.
+        configs: every ``configs/*.json`` but the metadata, by file name.
+        ckpt_path: the weights file.
+        state_dict: the network's weights (tensors only).
+        network: the eager network of ``inference.json``'s ``network_def`` with the weights, in eval mode.
+        spec: the network input of the metadata.
+    """
+
+    root: Path
+    metadata: dict[str, Any]
+    configs: dict[str, Any]
+    ckpt_path: Path
+    state_dict: dict[str, torch.Tensor]
+    network: torch.nn.Module
+    spec: InputSpec
+
+
+def load_json(path: Path) -> Any:
+    """A JSON file, or an :class:`ExportError` naming it."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise ExportError(f"{path}: missing") from err
+    except (OSError, ValueError) as err:
+        raise ExportError(f"{path}: not readable JSON ({err})") from err
+
+
+def state_dict_from_checkpoint(ckpt: Any, path: Path, key: str = "model") -> dict[str, torch.Tensor]:
+    """The state dict in a checkpoint: ``ckpt[key]`` (as written by the bundles' ``BestModelSaver``) or a
+    bare state dict.
+
+    Args:
+        ckpt: what ``torch.load`` returned.
+        path: the file (for messages).
+        key: the key of the state dict in a checkpoint dict.
+    """
+    if isinstance(ckpt, Mapping) and key in ckpt and isinstance(ckpt[key], Mapping):
+        ckpt = ckpt[key]
+    if not isinstance(ckpt, Mapping) or not ckpt:
+        raise ExportError(
+            f"{path}: not a checkpoint with a state dict under {key!r} (found {type(ckpt).__name__})"
+        )
+    bad = [k for k, v in ckpt.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ExportError(
+            f"{path}: no state dict under {key!r} and the file is not a bare state dict "
+            f"(non-tensor entries: {', '.join(map(str, bad[:5]))})"
+        )
+    return {str(k): v for k, v in ckpt.items()}
+
+
+def _load_weights(path: Path, key: str) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise ExportError(
+            f"{path}: no trained weights; train the bundle first "
+            "(python -m monai.bundle run training --config_file <bundle>/configs/train.json ...) or pass --ckpt"
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling problem is a bad weights file
+        raise ExportError(f"{path}: cannot be loaded with torch.load(weights_only=True): {err}") from err
+    return state_dict_from_checkpoint(ckpt, path, key)
+
+
+def _check_fits(
+    network: torch.nn.Module, weights: Mapping[str, torch.Tensor], path: Path, config: Path
+) -> None:
+    expected = network.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    shapes = [
+        f"{k} {tuple(weights[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in expected
+        if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(
+            f"{len(missing)} missing ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
+        )
+    if unexpected:
+        problems.append(
+            f"{len(unexpected)} unexpected ({', '.join(unexpected[:3])}{', ...' if len(unexpected) > 3 else ''})"
+        )
+    if shapes:
+        problems.append(
+            f"{len(shapes)} of another shape ({'; '.join(shapes[:3])}{'; ...' if len(shapes) > 3 else ''})"
+        )
+    if problems:
+        raise ExportError(f"{path}: weights do not match the network_def of {config}: " + "; ".join(problems))
+
+
+_SIDE = re.compile(r"^\s*(?:(\d+)\s*\*\s*)?n\s*$")
+_SIDE_POW = re.compile(r"^\s*(\d+)\s*\*\*\s*(\d+)\s*\*\s*n\s*$")
+
+
+def _side(value: Any, meta_path: Path) -> tuple[int | None, int | None]:
+    if isinstance(value, int) and value > 0:
+        return None, value
+    if isinstance(value, str):
+        m = _SIDE.match(value)
+        if m:
+            return int(m.group(1) or 1), None
+        m = _SIDE_POW.match(value)
+        if m:
+            return int(m.group(1)) ** int(m.group(2)), None
+    raise ExportError(f"{meta_path}: spatial_shape entry {value!r} is neither a size nor 'k*n'")
+
+
+def _input_spec(metadata: Mapping[str, Any], meta_path: Path) -> InputSpec:
+    try:
+        fmt = metadata["network_data_format"]
+        key, image = next(iter(fmt["inputs"].items()))
+        out_key = next(iter(fmt["outputs"]))
+        channels = int(image["num_channels"])
+        shape = image["spatial_shape"]
+    except (KeyError, TypeError, StopIteration, ValueError) as err:
+        raise ExportError(
+            f"{meta_path}: network_data_format needs inputs (num_channels, spatial_shape) and outputs ({err!r})"
+        ) from err
+    if not isinstance(shape, list) or len(shape) not in (2, 3):
+        raise ExportError(f"{meta_path}: spatial_shape {shape!r} must list 2 or 3 sides")
+    return InputSpec(str(key), channels, tuple(_side(v, meta_path) for v in shape), str(out_key))
+
+
+def build_network(inference: Path, metadata: Path) -> torch.nn.Module:
+    """The eager network of ``network_def`` in ``inference`` (project packages importable)."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_meta(str(metadata))
+    parser.read_config(str(inference))
+    try:
+        network = parser.get_parsed_content("network_def", instantiate=True)
+    except Exception as err:  # noqa: BLE001 - report any config problem with the file name
+        raise ExportError(f"{inference}: network_def cannot be built: {err}") from err
+    if not isinstance(network, torch.nn.Module):
+        raise ExportError(f"{inference}: network_def is a {type(network).__name__}, not a torch.nn.Module")
+    return network
+
+
+def load_bundle(
+    bundle_dir: str | os.PathLike, ckpt: str | os.PathLike | None = None, key: str = "model"
+) -> BundleSource:
+    """Check and load a trained bundle for export.
+
+    Args:
+        bundle_dir: the bundle folder (``configs/metadata.json``, ``configs/inference.json``, ``models/``).
+        ckpt: the weights file; default ``models/model.pt`` of the bundle.
+        key: the key of the state dict in the checkpoint (bare state dicts are accepted too).
+    """
+    root = Path(bundle_dir).absolute()
+    if not root.is_dir():
+        raise ExportError(f"{root}: not a bundle folder (no such directory)")
+    configs_dir = root / "configs"
+    meta_path, infer_path = configs_dir / "metadata.json", configs_dir / "inference.json"
+    metadata = load_json(meta_path)
+    configs = {p.name: load_json(p) for p in sorted(configs_dir.glob("*.json")) if p.name != "metadata.json"}
+    if "inference.json" not in configs:
+        raise ExportError(f"{infer_path}: missing")
+    spec = _input_spec(metadata, meta_path)
+    ckpt_path = Path(ckpt).absolute() if ckpt is not None else root / "models" / "model.pt"
+    weights = _load_weights(ckpt_path, key)
+    network = build_network(infer_path, meta_path)
+    _check_fits(network, weights, ckpt_path, infer_path)
+    network.load_state_dict(weights, strict=True)
+    network.eval()
+    return BundleSource(root, metadata, configs, ckpt_path, weights, network, spec)

@@ -1,0 +1,139 @@
+"""A self-contained bundle folder (and a zip of it) that MONAI Label's ``monaibundle`` app serves.
+
+Layout of ``DEST`` (its name is the model name in MONAI Label: ``<app>/model/<DEST name>/``)::
+
+    configs/   metadata.json (channel_def = the label names MONAI Label shows), inference.json,
+               train.json, ... rewritten by :mod:`bundle_tools.export.configs`; logging.conf
+    models/    model.pt ({"model": state dict}), model.ts (scripted, checked), plan.json
+    scripts/   the project packages the configs name, vendored (:mod:`bundle_tools.export.vendoring`)
+    docs/      the bundle's docs, plus export.json (what was exported and how it was checked)
+    LICENSE
+
+and ``DEST.zip`` holding ``<DEST name>/...``. Nothing is written unless all of it succeeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bundle_tools.export.configs import channel_def_for_labels, check_required_ids, rewrite_configs
+from bundle_tools.export.errors import ExportError, staged_outputs
+from bundle_tools.export.report import write_report
+from bundle_tools.export.source import BundleSource, load_bundle
+from bundle_tools.export.to_torchscript import save_torchscript
+
+__all__ = ["export_monailabel", "exported_metadata"]
+
+_PROJECT_DISTRIBUTION = "seg3d-bundles"
+
+
+def exported_metadata(source: BundleSource, inference: dict[str, Any]) -> dict[str, Any]:
+    """The metadata of the exported bundle: label names in the first output's ``channel_def``, and no
+    requirement on this project (its code is vendored)."""
+    meta = copy.deepcopy(source.metadata)
+    outputs = meta["network_data_format"]["outputs"]
+    pred = outputs[next(iter(outputs))]
+    labels = channel_def_for_labels(source.metadata, inference)
+    if pred.get("channel_def") != labels:
+        pred["network_channel_def"] = pred.get("channel_def", {})
+        pred["channel_def"] = labels
+    packages = meta.get("required_packages_version")
+    if isinstance(packages, dict):
+        packages.pop(_PROJECT_DISTRIBUTION, None)
+    return meta
+
+
+def _copy_docs_and_licence(source: BundleSource, stage: Path) -> None:
+    licence = source.root / "LICENSE"
+    if not licence.is_file():
+        raise ExportError(f"{licence}: missing; a bundle carries its licence (MONAI bundle specification)")
+    shutil.copy2(licence, stage / "LICENSE")
+    docs = source.root / "docs"
+    if not (docs / "README.md").is_file():
+        raise ExportError(f"{docs / 'README.md'}: missing; a bundle carries its documentation")
+    shutil.copytree(docs, stage / "docs", ignore=shutil.ignore_patterns("__pycache__", ".*"))
+
+
+def _copy_plan(source: BundleSource, stage: Path) -> None:
+    plan = source.root / "models" / "plan.json"
+    if plan.is_file():
+        shutil.copy2(plan, stage / "models" / "plan.json")
+    elif "plan.json" in json.dumps(source.configs["inference.json"]):
+        raise ExportError(
+            f"{plan}: missing; inference reads the preprocessing plan of training from there "
+            "(training writes it; or copy the dataset's plan.json)"
+        )
+
+
+def _write_configs(source: BundleSource, stage: Path) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
+    configs, packages = rewrite_configs(source.configs, source.metadata)
+    metadata = exported_metadata(source, configs["inference.json"])
+    folder = stage / "configs"
+    folder.mkdir(parents=True)
+    for name, config in {**configs, "metadata.json": metadata}.items():
+        (folder / name).write_text(json.dumps(config, indent=4) + "\n")
+    for other in sorted((source.root / "configs").iterdir()):
+        if other.is_file() and other.suffix != ".json" and not other.name.startswith("."):
+            shutil.copy2(other, folder / other.name)
+    return configs, metadata, packages
+
+
+def _zip_folder(folder: Path, name: str, zip_path: Path) -> None:
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"{name}/{path.relative_to(folder).as_posix()}")
+
+
+def export_monailabel(
+    bundle_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    ckpt: str | os.PathLike | None = None,
+    make_zip: bool = True,
+) -> dict[str, Any]:
+    """Export a trained bundle to a self-contained MONAI Label bundle ``OUT`` (and ``OUT.zip``).
+
+    Args:
+        bundle_dir: the bundle folder.
+        out: a folder that does not exist yet; its name is the model name in MONAI Label.
+        ckpt: the weights; default ``models/model.pt`` of the bundle.
+        make_zip: also write ``OUT.zip`` (must not exist either).
+    """
+    from bundle_tools.export.vendoring import vendor_packages
+
+    source = load_bundle(bundle_dir, ckpt)
+    dest = Path(out).absolute()
+    with staged_outputs(dest, extra=(".zip",) if make_zip else ()) as (stage, files):
+        configs, metadata, packages = _write_configs(source, stage)
+        check_required_ids(stage / "configs")
+        models = stage / "models"
+        models.mkdir()
+        torch.save({"model": source.state_dict}, models / "model.pt")
+        ts_record = save_torchscript(
+            source,
+            models / "model.ts",
+            {"metadata.json": metadata, "inference.json": configs["inference.json"]},
+        )
+        _copy_plan(source, stage)
+        vendored = vendor_packages(packages, stage / "scripts")
+        _copy_docs_and_licence(source, stage)
+        report = write_report(
+            stage / "docs" / "export.json",
+            "monailabel",
+            source,
+            {"models/model.pt": {"key": "model"}, "models/model.ts": ts_record},
+        )
+        report["scripts"] = vendored
+        report["labels"] = metadata["network_data_format"]["outputs"][source.spec.output_key]["channel_def"]
+        (stage / "docs" / "export.json").write_text(json.dumps(report, indent=2) + "\n")
+        if make_zip:
+            _zip_folder(stage, dest.name, files[".zip"])
+    return report

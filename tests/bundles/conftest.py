@@ -1,0 +1,130 @@
+"""Shared fixtures of the bundle tests: tiny synthetic datasets and copies of the bundles in tmp_path.
+
+Every test that trains works on a copy of the bundle (``bundle_copy``) so the repository's ``models/``,
+``runs/`` and ``eval/`` stay untouched; this also proves a bundle stands alone when copied out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLES = REPO / "bundles"
+SCHEMA = REPO / "bundle_tools" / "schemas" / "meta_schema.json"
+
+# bundle name -> synthetic task of data_prep
+BUNDLE_TASKS = {
+    "abdominal_mri_attention_unet": "abdominal",
+    "pancreas_ct_attention_unet": "pancreas",
+    "brain_tumour_mri_cbam_unet": "brain_tumour",
+}
+ATTENTION_BUNDLES = {"abdominal_mri_attention_unet", "pancreas_ct_attention_unet"}
+
+# overrides of every smoke training: data, sizes, epochs only (plus CPU-friendly loader settings)
+SMALL = ["--roi_size", "[32,32,32]", "--num_workers", "0", "--progress_bar", "False"]
+
+
+def env() -> dict[str, str]:
+    """The environment of a bundle subprocess: the repository importable, quiet warnings, 2 threads."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join([str(REPO), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    e.setdefault("OMP_NUM_THREADS", "2")
+    e["PYTHONWARNINGS"] = "ignore"
+    return e
+
+
+def synth(task: str, out: Path, cases: int = 6, size: Sequence[int] = (40, 40, 32), seed: int = 0) -> Path:
+    """``python -m data_prep synth TASK OUT --cases N --size X Y Z`` (in a subprocess, like a user)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "data_prep",
+        "synth",
+        task,
+        str(out),
+        "--cases",
+        str(cases),
+        "--size",
+        *map(str, size),
+        "--seed",
+        str(seed),
+        "--workers",
+        "1",
+    ]
+    subprocess.run(cmd, check=True, env=env(), capture_output=True, timeout=300)
+    return out
+
+
+def run_bundle(args: Sequence[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m monai.bundle ARGS`` in ``cwd``; fails the test with the output tail on a non-zero exit."""
+    cmd = [sys.executable, "-m", "monai.bundle", *map(str, args)]
+    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-6000:]}")
+    return proc
+
+
+def copy_bundle(name: str, dest_root: Path) -> Path:
+    """A clean copy of ``bundles/NAME`` (configs, docs, LICENSE, empty models/) under ``dest_root``."""
+    dest = dest_root / name
+    ignore = shutil.ignore_patterns("*.pt", "*.ts", "runs", "eval", "__pycache__", "plan.json")
+    shutil.copytree(BUNDLES / name, dest, ignore=ignore)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``datasets(bundle_name)``: a synthetic dataset folder for that bundle (made once per session)."""
+    made: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in made:
+            root = tmp_path_factory.mktemp(f"data_{BUNDLE_TASKS[name]}")
+            made[name] = synth(BUNDLE_TASKS[name], root / "ds")
+        return made[name]
+
+    return get
+
+
+@pytest.fixture
+def bundle_copy(tmp_path: Path) -> Callable[[str], Path]:
+    """``bundle_copy(name)``: a copy of the bundle in this test's tmp_path."""
+    return lambda name: copy_bundle(name, tmp_path)
+
+
+def config_list(bundle: Path, *names: str) -> str:
+    """The ``"['a.json','b.json']"`` form of ``--config_file`` for configs of ``bundle``."""
+    return "[" + ",".join(f"'{bundle / 'configs' / n}'" for n in names) + "]"
+
+
+def load_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture(scope="session")
+def bh():
+    """The helpers of this folder as one object (``--import-mode=importlib`` cannot import conftest)."""
+    import types
+
+    return types.SimpleNamespace(
+        REPO=REPO,
+        BUNDLES=BUNDLES,
+        SCHEMA=SCHEMA,
+        BUNDLE_TASKS=BUNDLE_TASKS,
+        ATTENTION_BUNDLES=ATTENTION_BUNDLES,
+        SMALL=SMALL,
+        env=env,
+        synth=synth,
+        run_bundle=run_bundle,
+        copy_bundle=copy_bundle,
+        config_list=config_list,
+        load_json=load_json,
+    )

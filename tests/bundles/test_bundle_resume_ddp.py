@@ -1,0 +1,143 @@
+"""Resuming a training killed mid-epoch, and the 2-process DDP run (gloo on CPU)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+NAME = "abdominal_mri_attention_unet"
+
+
+def _latest(bundle):
+    return torch.load(bundle / "models" / "checkpoint_latest.pt", weights_only=True)
+
+
+def _adam_steps(ckpt) -> int:
+    return int(next(iter(ckpt["optimizer"]["state"].values()))["step"])
+
+
+def test_training_killed_mid_epoch_resumes_epochs_and_optimizer(bundle_copy, bh, tmp_path_factory):
+    data = bh.synth("abdominal", tmp_path_factory.mktemp("resume") / "ds", cases=10, size=(40, 40, 32))
+    bundle = bundle_copy(NAME)
+    args = [
+        "run",
+        "--config_file",
+        bundle / "configs" / "train.json",
+        "--dataset_dir",
+        data,
+        "--epochs",
+        "3",
+        "--num_samples",
+        "1",
+        "--ckpt_every_n_iterations",
+        "1",
+        "--augment",
+        "False",
+        *bh.SMALL,
+    ]
+    cmd = [sys.executable, "-m", "monai.bundle", *map(str, args)]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path_factory.getbasetemp(),
+        env=bh.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    ckpt_path = bundle / "models" / "checkpoint_latest.pt"
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ckpt_path.exists():
+                state = _latest(bundle)["trainer"]
+                if state["iteration"] % state["epoch_length"] != 0:  # mid-epoch
+                    break
+            time.sleep(0.2)
+        assert proc.poll() is None, "training finished before it could be killed mid-epoch"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    killed = _latest(bundle)
+    it0, length = killed["trainer"]["iteration"], killed["trainer"]["epoch_length"]
+    assert 0 < it0 < 3 * length and it0 % length != 0
+    assert _adam_steps(killed) == it0
+
+    bh.run_bundle([*args, "--resume", "True"], cwd=tmp_path_factory.getbasetemp())
+    final = _latest(bundle)
+    assert (
+        final["trainer"]["iteration"] // final["trainer"]["epoch_length"] == 3
+    )  # epoch count continued to 3
+    # the optimizer continued from the checkpoint: its step count covers the iterations of both runs
+    assert _adam_steps(final) == final["trainer"]["iteration"] > final["trainer"]["iteration"] - it0
+    assert final["lr_scheduler"]["last_epoch"] == 3
+    assert not list((bundle / "models").glob(".*.tmp"))  # a kill during a save leaves no stale temp file
+
+
+def test_resume_without_checkpoint_names_the_file(bundle_copy, datasets, bh, tmp_path):
+    bundle = bundle_copy(NAME)
+    cmd = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        str(bundle / "configs" / "train.json"),
+        "--dataset_dir",
+        str(datasets(NAME)),
+        "--resume",
+        "True",
+        "--epochs",
+        "1",
+        *bh.SMALL,
+    ]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=bh.env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "checkpoint_latest.pt: no checkpoint to resume from" in proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(
+    shutil.which("torchrun") is None
+    and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "torchrun")),
+    reason="torchrun not installed",
+)
+def test_two_process_gloo_ddp_training_completes(bundle_copy, datasets, bh, tmp_path):
+    bundle = bundle_copy(NAME)
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    configs = bh.config_list(bundle, "train.json", "multi_gpu_train.json")
+    cmd = [
+        torchrun,
+        "--nproc_per_node=2",
+        "--master_port",
+        "29517",
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        configs,
+        "--dataset_dir",
+        str(datasets(NAME)),
+        "--epochs",
+        "1",
+        *bh.SMALL,
+    ]
+    env = bh.env()
+    env["OMP_NUM_THREADS"] = "1"
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    latest = _latest(bundle)
+    assert latest["trainer"]["iteration"] // latest["trainer"]["epoch_length"] == 1
+    assert not any(k.startswith("module.") for k in latest["network"])  # saved unwrapped from DDP
+    best = torch.load(bundle / "models" / "model.pt", weights_only=True)
+    assert not any(k.startswith("module.") for k in best["model"])
+    # rank 0 alone logs and saves: one TensorBoard writer pair, one curves file
+    assert len(list((bundle / "runs").glob("events.out.tfevents.*"))) == 2
