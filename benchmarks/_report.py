@@ -20,15 +20,21 @@ def machine_summary() -> str:
     except OSError:
         pass
     try:
-        mem_kib = int(re.search(r"MemTotal:\s+(\d+)", Path("https://rp2.alfred511.top/hf/proc/meminfo").read_text()).group(1))
+        mem_kib = int(
+            re.search(
+                r"MemTotal:\s+(\d+)", Path("https://rp2.alfred511.top/hf/proc/meminfo").read_text()
+            ).group(1)
+        )
         mem = f"{mem_kib / 2**20:.0f} GiB RAM"
     except (OSError, AttributeError):
         mem = "unknown RAM"
     import torch
 
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (f"{cpu}, {os.cpu_count()} cores, {mem}; load average {load} at the end; "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem}; load average {load} at the end; "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
 
 
 def write_section(path: Path, name: str, body: str) -> None:
@@ -37,7 +43,7 @@ def write_section(path: Path, name: str, body: str) -> None:
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     block = f"{start}\n{body.rstrip()}\n{end}"
     if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".BENCHMARKS.", suffix=".tmp")

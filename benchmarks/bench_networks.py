@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -34,13 +32,21 @@ CHANNELS = (16, 32, 64, 128, 256)
 
 #: name -> (constructor expression, note); every network is built with its defaults at CHANNELS
 NETWORKS = {
-    "MONAI AttentionUnet": ("monai.networks.nets.AttentionUnet(3, 1, 5, channels=CH, strides=(2,) * (len(CH) - 1))", "anchor"),
+    "MONAI AttentionUnet": (
+        "monai.networks.nets.AttentionUnet(3, 1, 5, channels=CH, strides=(2,) * (len(CH) - 1))",
+        "anchor",
+    ),
     "MONAI AttentionUnet, channels-last": (
-        "monai.networks.nets.AttentionUnet(3, 1, 5, channels=CH, strides=(2,) * (len(CH) - 1))", "channels_last"),
+        "monai.networks.nets.AttentionUnet(3, 1, 5, channels=CH, strides=(2,) * (len(CH) - 1))",
+        "channels_last",
+    ),
     "MONAI UNet": ("monai.networks.nets.UNet(3, 1, 5, channels=CH, strides=(2,) * (len(CH) - 1))", ""),
     "AttentionUNet": ("custom_networks.AttentionUNet(3, 1, 5, channels=CH)", ""),
     "AttentionUNet, batch norm": ("custom_networks.AttentionUNet(3, 1, 5, channels=CH, norm='batch')", ""),
-    "AttentionUNet, deep supervision": ("custom_networks.AttentionUNet(3, 1, 5, channels=CH, deep_supervision=True)", ""),
+    "AttentionUNet, deep supervision": (
+        "custom_networks.AttentionUNet(3, 1, 5, channels=CH, deep_supervision=True)",
+        "",
+    ),
     "CBAMUNet": ("custom_networks.CBAMUNet(3, 1, 5, channels=CH)", ""),
     "UNet": ("custom_networks.UNet(3, 1, 5, channels=CH)", ""),
     "ImprovedUNet": ("custom_networks.ImprovedUNet(3, 1, 5, channels=CH)", ""),
@@ -91,8 +97,20 @@ def measure(name: str, bf16: bool, size: int, channels: tuple[int, ...], warmup:
 
 
 def run_child(name: str, bf16: bool, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--child", name, "--size", str(args.size), "--warmup", str(args.warmup),
-           "--steps", str(args.steps), "--channels", *map(str, args.channels)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        name,
+        "--size",
+        str(args.size),
+        "--warmup",
+        str(args.warmup),
+        "--steps",
+        str(args.steps),
+        "--channels",
+        *map(str, args.channels),
+    ]
     if bf16:
         cmd.append("--bf16")
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
@@ -102,14 +120,22 @@ def run_child(name: str, bf16: bool, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (16^3, channels 4..32, 1 warm-up, 2 steps, 1 round); prints only")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes (16^3, channels 4..32, 1 warm-up, 2 steps, 1 round); prints only",
+    )
     parser.add_argument("--size", type=int, default=64, help="patch side (default 64)")
     parser.add_argument("--channels", type=int, nargs="+", default=list(CHANNELS))
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved repetitions of the whole sweep")
-    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS), metavar="NAME")
+    parser.add_argument(
+        "--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS), metavar="NAME"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
@@ -119,7 +145,14 @@ def main() -> None:
         print(json.dumps(result))
         return
     if args.quick:
-        args.size, args.channels, args.warmup, args.steps, args.rounds, args.no_write = 16, [4, 8, 16, 32], 1, 2, 1, True
+        args.size, args.channels, args.warmup, args.steps, args.rounds, args.no_write = (
+            16,
+            [4, 8, 16, 32],
+            1,
+            2,
+            1,
+            True,
+        )
     names = [ANCHOR] + [n for n in args.networks if n != ANCHOR]
     samples: dict[tuple[str, bool], list[dict]] = {}
     for rnd in range(args.rounds):
@@ -127,8 +160,11 @@ def main() -> None:
             for name in names:
                 r = run_child(name, bf16, args)
                 samples.setdefault((name, bf16), []).append(r)
-                print(f"round {rnd + 1}/{args.rounds} {'bf16' if bf16 else 'fp32'} {name}: {r['seconds']:.3f} s, "
-                      f"{r['peak_mib']:.0f} MiB", flush=True)
+                print(
+                    f"round {rnd + 1}/{args.rounds} {'bf16' if bf16 else 'fp32'} {name}: {r['seconds']:.3f} s, "
+                    f"{r['peak_mib']:.0f} MiB",
+                    flush=True,
+                )
     rows = []
     for bf16 in (False, True):
         anchor = statistics.median(s["seconds"] for s in samples[(ANCHOR, bf16)])
@@ -136,11 +172,22 @@ def main() -> None:
         for name in names:
             sec = statistics.median(s["seconds"] for s in samples[(name, bf16)])
             mem = statistics.median(s["peak_mib"] for s in samples[(name, bf16)])
-            rows.append((name, "bf16 autocast" if bf16 else "fp32", sec, anchor / sec, mem, mem / anchor_mem,
-                         samples[(name, bf16)][0]["params"]))
+            rows.append(
+                (
+                    name,
+                    "bf16 autocast" if bf16 else "fp32",
+                    sec,
+                    anchor / sec,
+                    mem,
+                    mem / anchor_mem,
+                    samples[(name, bf16)][0]["params"],
+                )
+            )
     header = "| network | precision | s / step | speed-up vs MONAI AttentionUnet | peak MiB | memory vs MONAI AttentionUnet | parameters |"
     lines = [header, "|---|---|---|---|---|---|---|"]
-    lines += [f"| {n} | {p} | {s:.3f} | {r:.2f}x | {m:.0f} | {mr:.2f} | {k:,} |" for n, p, s, r, m, mr, k in rows]
+    lines += [
+        f"| {n} | {p} | {s:.3f} | {r:.2f}x | {m:.0f} | {mr:.2f} | {k:,} |" for n, p, s, r, m, mr, k in rows
+    ]
     table = "\n".join(lines)
     print(table)
     if args.no_write:
@@ -157,8 +204,7 @@ def main() -> None:
         "- MONAI networks are built with their defaults at these channels (batch norm in AttentionUnet, instance "
         "norm in UNet), contiguous (channels-first) tensors, as MONAI users run them; the 'channels-last' row "
         "converts MONAI's AttentionUnet and its input to channels-last for reference. Our networks run "
-        "channels-last internally by default (`channels_last=True`).\n\n"
-        + table + "\n"
+        "channels-last internally by default (`channels_last=True`).\n\n" + table + "\n"
     )
     write_section(ROOT / "BENCHMARKS.md", "networks", body)
 

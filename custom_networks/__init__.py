@@ -27,7 +27,21 @@ from custom_networks.modular_unet import ModularUNet
 from custom_networks.unet import ImprovedUNet, UNet
 
 __all__ = [
-    "CBAM", "AddSkip", "AttentionGate", "AttentionSkip", "AttentionUNet", "CBAMUNet", "ChannelGate", "ConcatSkip",
-    "ConvBlock", "DownOp", "ImprovedUNet", "ModularUNet", "SeparableBottleneckBlock", "SpatialGate", "UNet", "UpOp",
+    "CBAM",
+    "AddSkip",
+    "AttentionGate",
+    "AttentionSkip",
+    "AttentionUNet",
+    "CBAMUNet",
+    "ChannelGate",
+    "ConcatSkip",
+    "ConvBlock",
+    "DownOp",
+    "ImprovedUNet",
+    "ModularUNet",
+    "SeparableBottleneckBlock",
+    "SpatialGate",
+    "UNet",
+    "UpOp",
     "attention_maps",
 ]

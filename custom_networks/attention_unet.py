@@ -71,11 +71,18 @@ class AttentionUNet(ModularUNet):
             raise ValueError(f"attention_levels {bad} out of range: skip levels are 0..{skip_levels - 1}")
         self.attention_levels = tuple(sorted(gated))
         super().__init__(
-            spatial_dims, in_channels, out_channels, channels,
-            conv_block=ConvBlock, down_op=DownOp,
+            spatial_dims,
+            in_channels,
+            out_channels,
+            channels,
+            conv_block=ConvBlock,
+            down_op=DownOp,
             up_op=lambda **kw: UpOp(mode=up_mode, **kw),
             skip_conn=[AttentionSkip if level in gated else ConcatSkip for level in range(skip_levels)],
-            norm=norm, dropout=dropout, deep_supervision=deep_supervision, channels_last=channels_last,
+            norm=norm,
+            dropout=dropout,
+            deep_supervision=deep_supervision,
+            channels_last=channels_last,
         )
 
 
@@ -94,7 +101,10 @@ def attention_maps(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """
     gates = [m for m in net.modules() if isinstance(m, AttentionGate)]
     captured: list[torch.Tensor] = []
-    handles = [g.coefficients.register_forward_hook(lambda _m, _i, out: captured.append(out.detach().float())) for g in gates]
+    handles = [
+        g.coefficients.register_forward_hook(lambda _m, _i, out: captured.append(out.detach().float()))
+        for g in gates
+    ]
     was_training = net.training
     try:
         net.eval()

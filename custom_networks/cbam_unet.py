@@ -50,8 +50,19 @@ class CBAMUNet(ModularUNet):
         channels_last: bool = True,
     ) -> None:
         super().__init__(
-            spatial_dims, in_channels, out_channels, channels,
-            conv_block=ConvBlock, down_op=DownOp, up_op=UpOp, skip_conn=ConcatSkip,
-            encoder_gate=lambda spatial_dims, channels, norm: CBAM(spatial_dims, channels, reduction, spatial_kernel),
-            norm=norm, dropout=dropout, deep_supervision=deep_supervision, channels_last=channels_last,
+            spatial_dims,
+            in_channels,
+            out_channels,
+            channels,
+            conv_block=ConvBlock,
+            down_op=DownOp,
+            up_op=UpOp,
+            skip_conn=ConcatSkip,
+            encoder_gate=lambda spatial_dims, channels, norm: CBAM(
+                spatial_dims, channels, reduction, spatial_kernel
+            ),
+            norm=norm,
+            dropout=dropout,
+            deep_supervision=deep_supervision,
+            channels_last=channels_last,
         )

@@ -19,7 +19,6 @@ parts are handed in as factories (classes or ``functools.partial``; in a bundle 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import List, Union  # noqa: UP035 - TorchScript resolves typing names
 
 import torch
 from torch import nn
@@ -86,7 +85,9 @@ class ModularUNet(nn.Module):
         levels = len(channels)
         skip_factories = list(skip_conn) if isinstance(skip_conn, Sequence) else [skip_conn] * (levels - 1)
         if len(skip_factories) != levels - 1:
-            raise ValueError(f"skip_conn needs {levels - 1} entries (one per skip level), got {len(skip_factories)}")
+            raise ValueError(
+                f"skip_conn needs {levels - 1} entries (one per skip level), got {len(skip_factories)}"
+            )
 
         self.spatial_dims = spatial_dims
         self.divisor = 2 ** (levels - 1)
@@ -98,8 +99,16 @@ class ModularUNet(nn.Module):
         self.down = nn.ModuleList()
         prev = in_channels
         for level, ch in enumerate(channels):
-            self.encoder.append(conv_block(spatial_dims=spatial_dims, in_channels=prev, out_channels=ch, norm=norm, dropout=dropout))
-            gate = encoder_gate(spatial_dims=spatial_dims, channels=ch, norm=norm) if encoder_gate is not None else nn.Identity()
+            self.encoder.append(
+                conv_block(
+                    spatial_dims=spatial_dims, in_channels=prev, out_channels=ch, norm=norm, dropout=dropout
+                )
+            )
+            gate = (
+                encoder_gate(spatial_dims=spatial_dims, channels=ch, norm=norm)
+                if encoder_gate is not None
+                else nn.Identity()
+            )
             self.encoder_gates.append(gate)
             if level < levels - 1:
                 self.down.append(down_op(spatial_dims=spatial_dims, channels=ch))
@@ -114,11 +123,21 @@ class ModularUNet(nn.Module):
             coarse, fine = channels[level + 1], channels[level]
             self.up.append(up_op(spatial_dims=spatial_dims, in_channels=coarse, out_channels=fine))
             skip = skip_factories[level](
-                spatial_dims=spatial_dims, skip_channels=fine, up_channels=fine, gating_channels=coarse, norm=norm
+                spatial_dims=spatial_dims,
+                skip_channels=fine,
+                up_channels=fine,
+                gating_channels=coarse,
+                norm=norm,
             )
             self.skips.append(skip)
             self.decoder.append(
-                conv_block(spatial_dims=spatial_dims, in_channels=skip.out_channels, out_channels=fine, norm=norm, dropout=dropout)
+                conv_block(
+                    spatial_dims=spatial_dims,
+                    in_channels=skip.out_channels,
+                    out_channels=fine,
+                    norm=norm,
+                    dropout=dropout,
+                )
             )
             if deep_supervision and level > 0:
                 self.ds_heads.append(layers.conv(spatial_dims, fine, out_channels, kernel_size=1))
@@ -132,26 +151,24 @@ class ModularUNet(nn.Module):
         spatial = x.shape[2:]
         if x.dim() != self.spatial_dims + 2:
             raise ValueError(
-                "expected a {}D input (batch, channel, {} spatial sides), got shape {}".format(
-                    self.spatial_dims + 2, self.spatial_dims, list(x.shape)
-                )
+                f"expected a {self.spatial_dims + 2}D input (batch, channel, {self.spatial_dims} spatial sides), got shape {list(x.shape)}"
             )
         for side in spatial:
             if side % self.divisor != 0:
                 raise ValueError(
-                    "input spatial shape {} is not divisible by {} (2 ** {} down-samplings); pad or crop "
-                    "every side to a multiple of {}".format(list(spatial), self.divisor, len(self.down), self.divisor)
+                    f"input spatial shape {list(spatial)} is not divisible by {self.divisor} (2 ** {len(self.down)} down-samplings); pad or crop "
+                    f"every side to a multiple of {self.divisor}"
                 )
 
-    def forward_features(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Decoder features of every level, coarsest first (the finest is the last)."""
-        skips: List[torch.Tensor] = []
+        skips: list[torch.Tensor] = []
         for i, (block, gate) in enumerate(zip(self.encoder, self.encoder_gates)):
             x = gate(block(x))
             if i < len(self.down):
                 skips.append(x)
                 x = self._down(i, x)
-        features: List[torch.Tensor] = []
+        features: list[torch.Tensor] = []
         n = len(skips)
         for i, (up, merge, block) in enumerate(zip(self.up, self.skips, self.decoder)):
             skip = skips[n - 1 - i]
@@ -166,7 +183,7 @@ class ModularUNet(nn.Module):
                 x = op(x)
         return x
 
-    def forward(self, x: torch.Tensor) -> Union[torch.Tensor, List[torch.Tensor]]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         self.check_input_shape(x)
         if self.channels_last:
             if x.dim() == 5:
@@ -176,7 +193,7 @@ class ModularUNet(nn.Module):
         features = self.forward_features(x)
         logits = self.head(features[-1]).contiguous()
         if self.deep_supervision and self.training:
-            outputs: List[torch.Tensor] = [logits]
+            outputs: list[torch.Tensor] = [logits]
             for i, head in enumerate(self.ds_heads):
                 # ds_heads[i] belongs to decoder level i (coarsest first); outputs go finest first
                 outputs.insert(1, head(features[i]).contiguous())

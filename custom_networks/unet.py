@@ -46,9 +46,18 @@ class UNet(ModularUNet):
         channels_last: bool = True,
     ) -> None:
         super().__init__(
-            spatial_dims, in_channels, out_channels, channels,
-            conv_block=ConvBlock, down_op=DownOp, up_op=UpOp, skip_conn=ConcatSkip,
-            norm=norm, dropout=dropout, deep_supervision=deep_supervision, channels_last=channels_last,
+            spatial_dims,
+            in_channels,
+            out_channels,
+            channels,
+            conv_block=ConvBlock,
+            down_op=DownOp,
+            up_op=UpOp,
+            skip_conn=ConcatSkip,
+            norm=norm,
+            dropout=dropout,
+            deep_supervision=deep_supervision,
+            channels_last=channels_last,
         )
 
 
@@ -90,8 +99,18 @@ class ImprovedUNet(ModularUNet):
         channels_last: bool = True,
     ) -> None:
         super().__init__(
-            spatial_dims, in_channels, out_channels, channels,
-            conv_block=functools.partial(SeparableBottleneckBlock, kernel_size=kernel_size, expansion=expansion),
-            down_op=DownOp, up_op=UpOp, skip_conn=AddSkip,
-            norm=norm, dropout=dropout, deep_supervision=deep_supervision, channels_last=channels_last,
+            spatial_dims,
+            in_channels,
+            out_channels,
+            channels,
+            conv_block=functools.partial(
+                SeparableBottleneckBlock, kernel_size=kernel_size, expansion=expansion
+            ),
+            down_op=DownOp,
+            up_op=UpOp,
+            skip_conn=AddSkip,
+            norm=norm,
+            dropout=dropout,
+            deep_supervision=deep_supervision,
+            channels_last=channels_last,
         )

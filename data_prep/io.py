@@ -90,7 +90,9 @@ def staged_output_dir(final_dir: str | os.PathLike, overwrite: bool = False) -> 
     """
     final_dir = Path(final_dir)
     if final_dir.exists() and any(final_dir.iterdir()) and not overwrite:
-        raise DataPrepError(f"{final_dir}: output folder already holds results; choose another or pass --overwrite")
+        raise DataPrepError(
+            f"{final_dir}: output folder already holds results; choose another or pass --overwrite"
+        )
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.", suffix=".partial", dir=final_dir.parent))
     try:

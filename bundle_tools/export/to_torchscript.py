@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,15 +45,20 @@ def save_torchscript(
             "inference.json": source.configs["inference.json"],
         }
     )
-    try:
-        scripted = torch.jit.script(source.network)
-    except Exception as err:  # noqa: BLE001 - TorchScript compiler errors are many types
-        raise ExportError(
-            f"{source.root}: the network cannot be scripted with torch.jit.script: {err}"
-        ) from err
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.jit.save(scripted, str(path), _extra_files={k: json.dumps(v, indent=4) for k, v in extra.items()})
-    loaded = torch.jit.load(str(path), map_location="cpu").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore", DeprecationWarning
+        )  # torch.jit is deprecated, not gone: MONAI Label loads .ts
+        try:
+            scripted = torch.jit.script(source.network)
+        except Exception as err:  # noqa: BLE001 - TorchScript compiler errors are many types
+            raise ExportError(
+                f"{source.root}: the network cannot be scripted with torch.jit.script: {err}"
+            ) from err
+        path.parent.mkdir(parents=True, exist_ok=True)
+        extra_text = {k: json.dumps(v, indent=4) for k, v in extra.items()}
+        torch.jit.save(scripted, str(path), _extra_files=extra_text)
+        loaded = torch.jit.load(str(path), map_location="cpu").eval()
     check = check_outputs(
         loaded, source.network, check_shapes(source.spec), TORCHSCRIPT_TOLERANCE, "TorchScript", path
     )

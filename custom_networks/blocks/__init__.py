@@ -7,6 +7,15 @@ from custom_networks.blocks.resampling import DownOp, UpOp
 from custom_networks.blocks.skip_conn import AddSkip, AttentionSkip, ConcatSkip
 
 __all__ = [
-    "AddSkip", "AttentionGate", "AttentionSkip", "CBAM", "ChannelGate", "ConcatSkip", "ConvBlock", "DownOp",
-    "SeparableBottleneckBlock", "SpatialGate", "UpOp",
+    "AddSkip",
+    "AttentionGate",
+    "AttentionSkip",
+    "CBAM",
+    "ChannelGate",
+    "ConcatSkip",
+    "ConvBlock",
+    "DownOp",
+    "SeparableBottleneckBlock",
+    "SpatialGate",
+    "UpOp",
 ]

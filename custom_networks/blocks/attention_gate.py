@@ -55,7 +55,9 @@ class AttentionGate(nn.Module):
         inter_channels = inter_channels or max(in_channels // 2, 1)
         self.interp_mode = layers.interpolation_mode(spatial_dims)
         # W_x: sub-samples x by `sub_sample` (no bias: b_g carries the joint bias)
-        self.theta_x = layers.conv(spatial_dims, in_channels, inter_channels, kernel_size=sub_sample, stride=sub_sample, bias=False)
+        self.theta_x = layers.conv(
+            spatial_dims, in_channels, inter_channels, kernel_size=sub_sample, stride=sub_sample, bias=False
+        )
         # W_g, b_g
         self.phi_g = layers.conv(spatial_dims, gating_channels, inter_channels, kernel_size=1, bias=True)
         # psi, b_psi

@@ -33,7 +33,9 @@ class ChannelGate(nn.Module):
     def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 4) -> None:
         super().__init__()
         hidden = max(channels // reduction, min(min_hidden, channels))
-        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.flatten(2)
@@ -83,7 +85,12 @@ class CBAM(nn.Module):
     """
 
     def __init__(
-        self, spatial_dims: int, channels: int, reduction: int = 16, kernel_size: int = 7, norm: layers.NormSpec = "batch"
+        self,
+        spatial_dims: int,
+        channels: int,
+        reduction: int = 16,
+        kernel_size: int = 7,
+        norm: layers.NormSpec = "batch",
     ) -> None:
         super().__init__()
         self.channel_gate = ChannelGate(channels, reduction)

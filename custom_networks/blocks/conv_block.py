@@ -45,7 +45,15 @@ class ConvBlock(nn.Sequential):
         parts: list[nn.Module] = []
         for i in range(num_convs):
             # no bias: the norm that follows removes it
-            parts.append(layers.conv(spatial_dims, in_channels if i == 0 else out_channels, out_channels, kernel_size, bias=False))
+            parts.append(
+                layers.conv(
+                    spatial_dims,
+                    in_channels if i == 0 else out_channels,
+                    out_channels,
+                    kernel_size,
+                    bias=False,
+                )
+            )
             parts.append(layers.norm(norm, spatial_dims, out_channels))
             parts.append(layers.act(act))
         parts.append(layers.dropout(spatial_dims, dropout))
@@ -90,7 +98,9 @@ class SeparableBottleneckBlock(nn.Module):
     ) -> None:
         super().__init__()
         hidden = expansion * out_channels
-        self.depthwise = layers.conv(spatial_dims, in_channels, in_channels, kernel_size, groups=in_channels, bias=False)
+        self.depthwise = layers.conv(
+            spatial_dims, in_channels, in_channels, kernel_size, groups=in_channels, bias=False
+        )
         self.norm1 = layers.norm(norm, spatial_dims, in_channels)
         self.expand = layers.conv(spatial_dims, in_channels, hidden, 1)
         self.act1 = layers.act(act)
@@ -98,7 +108,9 @@ class SeparableBottleneckBlock(nn.Module):
         self.norm2 = layers.norm(norm, spatial_dims, out_channels)
         self.act2 = layers.act(act)
         self.shortcut = (
-            nn.Identity() if in_channels == out_channels else layers.conv(spatial_dims, in_channels, out_channels, 1, bias=False)
+            nn.Identity()
+            if in_channels == out_channels
+            else layers.conv(spatial_dims, in_channels, out_channels, 1, bias=False)
         )
         self.drop = layers.dropout(spatial_dims, dropout)
         self.out_channels = out_channels

@@ -27,8 +27,13 @@ def conv(
     """A ``spatial_dims``-D convolution with "same" padding for odd kernels."""
     conv_type = Conv[Conv.CONV, spatial_dims]
     return conv_type(
-        in_channels, out_channels, kernel_size, stride=stride, padding=(kernel_size - 1) // 2 if stride == 1 else 0,
-        groups=groups, bias=bias,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=(kernel_size - 1) // 2 if stride == 1 else 0,
+        groups=groups,
+        bias=bias,
     )
 
 

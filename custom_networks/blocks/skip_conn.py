@@ -27,7 +27,12 @@ class ConcatSkip(nn.Module):
     """
 
     def __init__(
-        self, spatial_dims: int, skip_channels: int, up_channels: int, gating_channels: int = 0, norm: layers.NormSpec = "instance"
+        self,
+        spatial_dims: int,
+        skip_channels: int,
+        up_channels: int,
+        gating_channels: int = 0,
+        norm: layers.NormSpec = "instance",
     ) -> None:
         super().__init__()
         self.out_channels = skip_channels + up_channels
@@ -48,7 +53,12 @@ class AddSkip(nn.Module):
     """
 
     def __init__(
-        self, spatial_dims: int, skip_channels: int, up_channels: int, gating_channels: int = 0, norm: layers.NormSpec = "instance"
+        self,
+        spatial_dims: int,
+        skip_channels: int,
+        up_channels: int,
+        gating_channels: int = 0,
+        norm: layers.NormSpec = "instance",
     ) -> None:
         super().__init__()
         if skip_channels != up_channels:

@@ -19,7 +19,9 @@ def test_gate_matches_equations_1_and_2_computed_directly():
     psi, bpsi = gate.psi.weight, gate.psi.bias
     theta = F.conv3d(x, wx, stride=2)
     phi = torch.einsum("bchwd,oc->bohwd", g, wg[:, :, 0, 0, 0]) + bg.view(1, -1, 1, 1, 1)
-    q_att = torch.einsum("bchwd,oc->bohwd", torch.relu(theta + phi), psi[:, :, 0, 0, 0]) + bpsi.view(1, -1, 1, 1, 1)
+    q_att = torch.einsum("bchwd,oc->bohwd", torch.relu(theta + phi), psi[:, :, 0, 0, 0]) + bpsi.view(
+        1, -1, 1, 1, 1
+    )
     alpha = torch.sigmoid(q_att)
     alpha_up = F.interpolate(alpha, size=(8, 8, 8), mode="trilinear", align_corners=False)
     expected = gate.output(alpha_up * x)
@@ -37,7 +39,12 @@ def test_attention_maps_have_the_skip_shape_and_values_in_unit_interval():
         assert m.min() >= 0 and m.max() <= 1
         assert m.std() > 0, "coefficients depend on the input"
     assert net.training, "training mode is restored"
-    assert all(not h for g in net.modules() if isinstance(g, cn.AttentionGate) for h in [g.coefficients._forward_hooks])
+    assert all(
+        not h
+        for g in net.modules()
+        if isinstance(g, cn.AttentionGate)
+        for h in [g.coefficients._forward_hooks]
+    )
 
 
 def test_attention_maps_in_2d_cover_every_requested_level():

@@ -43,7 +43,14 @@ def test_onnx_export_with_dynamic_sizes_equals_eager(cls, tmp_path):
 
     net = eager(cls)
     x = torch.randn(1, 1, 16, 16, 16)
-    dynamic = {"x": {0: Dim("batch", min=1, max=16), 2: 4 * Dim("d", max=128), 3: 4 * Dim("h", max=128), 4: 4 * Dim("w", max=128)}}
+    dynamic = {
+        "x": {
+            0: Dim("batch", min=1, max=16),
+            2: 4 * Dim("d", max=128),
+            3: 4 * Dim("h", max=128),
+            4: 4 * Dim("w", max=128),
+        }
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(net, (x,), dynamo=True, dynamic_shapes=dynamic, verbose=False)

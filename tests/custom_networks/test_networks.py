@@ -19,7 +19,12 @@ def make(cls, spatial_dims, in_channels=1, out_channels=3, channels=SMALL, **kw)
 @pytest.mark.parametrize("cls", NETWORKS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize(
     "spatial_dims,size,channels",
-    [(2, (32, 48), (4, 8, 16, 32)), (2, (16, 16), (4, 8)), (3, (16, 24, 32), (4, 8, 16)), (3, (16, 16, 16), (4, 8, 16, 32))],
+    [
+        (2, (32, 48), (4, 8, 16, 32)),
+        (2, (16, 16), (4, 8)),
+        (3, (16, 24, 32), (4, 8, 16)),
+        (3, (16, 16, 16), (4, 8, 16, 32)),
+    ],
 )
 def test_output_shape_matches_input_for_any_depth(cls, spatial_dims, size, channels):
     net = make(cls, spatial_dims, 2, 3, channels).eval()
@@ -130,7 +135,10 @@ def test_modular_unet_takes_parts_per_level():
     import functools
 
     net = cn.ModularUNet(
-        2, 1, 2, channels=(4, 8, 16),
+        2,
+        1,
+        2,
+        channels=(4, 8, 16),
         conv_block=functools.partial(cn.ConvBlock, num_convs=1),
         down_op=functools.partial(cn.DownOp, mode="conv"),
         up_op=functools.partial(cn.UpOp, mode="interp"),

@@ -75,7 +75,9 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
     def get(name: str) -> Path:
         if name not in made:
-            made[name] = synth(BUNDLE_TASKS[name], tmp_path_factory.mktemp(f"data_{BUNDLE_TASKS[name]}") / "ds")
+            made[name] = synth(
+                BUNDLE_TASKS[name], tmp_path_factory.mktemp(f"data_{BUNDLE_TASKS[name]}") / "ds"
+            )
         return made[name]
 
     return get

@@ -87,7 +87,9 @@ def _run(cmd: list[str], env: dict[str, str], log: list[str], deadline: float) -
     )
     log.append((proc.stdout + proc.stderr)[-4000:])
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd[:4])} ... exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}"
+        )
 
 
 def create(dest: Path, python: str = sys.executable) -> str:
@@ -99,7 +101,9 @@ def create(dest: Path, python: str = sys.executable) -> str:
     dest = dest.absolute()
     if dest.exists():
         if not (dest / "pyvenv.cfg").is_file():
-            raise RuntimeError(f"{dest}: exists and is not a virtual environment; remove it or choose another path")
+            raise RuntimeError(
+                f"{dest}: exists and is not a virtual environment; remove it or choose another path"
+            )
         shutil.rmtree(dest)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "VIRTUAL_ENV"}
     env["PIP_CONSTRAINT"] = str(CONSTRAINTS)
@@ -114,7 +118,11 @@ def create(dest: Path, python: str = sys.executable) -> str:
         _run([*pip, "--no-deps", *NO_DEPS], env, log, deadline)
         _run([*pip, "-r", str(REQUIREMENTS)], env, log, deadline)
         proc = subprocess.run(
-            [str(python_of(dest)), "-W", "ignore", "-c", SMOKE], env=env, capture_output=True, text=True, timeout=300
+            [str(python_of(dest)), "-W", "ignore", "-c", SMOKE],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         if proc.returncode != 0:
             raise RuntimeError(f"smoke import failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
