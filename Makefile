@@ -13,7 +13,7 @@ BUNDLE := bundles/abdominal_mri_attention_unet
 DEMO_DATA := demo_data/abdominal
 DEMO_EPOCHS ?= 12
 
-.PHONY: install demo test lint clean-demo
+.PHONY: install demo test lint clean-demo monailabel-env
 
 install: $(STAMP)
 
@@ -38,6 +38,15 @@ demo: $(STAMP) $(DEMO_DATA)/plan.json
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The separate environment of the MONAI Label export tests (monailabel 0.8.5 pins numpy < 2 and pydicom < 3,
+# so it cannot share .venv). The tests create it on first use too, and are skipped (saying why) when it
+# cannot be created; this target (re)creates it explicitly. See tests/export/monailabel_env/create_env.py.
+MONAILABEL_VENV ?= .venv-monailabel
+
+monailabel-env: $(STAMP)
+	rm -f $(MONAILABEL_VENV)/.failed
+	$(PY) tests/export/monailabel_env/create_env.py $(MONAILABEL_VENV)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

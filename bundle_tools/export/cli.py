@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["add_parser", "main", "run"]
+__all__ = ["add_parser", "main", "run", "summary"]
 
 _DESCRIPTION = """\
 Export a trained bundle (weights in BUNDLE_DIR/models/model.pt, or --ckpt).
@@ -58,8 +58,29 @@ def run(args: argparse.Namespace) -> int:
     except ExportError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(json.dumps(report, indent=2))
+    print(summary(args.to, args.out, report))
     return 0
+
+
+def summary(target: str, out: str, report: dict) -> str:
+    """A few lines on what an export wrote and how its files were checked."""
+    lines = [
+        f"{target}: wrote {out}"
+        + (f" and {out}.zip" if target == "monailabel" and Path(f"{out}.zip").exists() else "")
+    ]
+    for name, record in report["files"].items():
+        check = record.get("check") if isinstance(record, dict) else None
+        if check:
+            sizes = "dynamic sizes" if record.get("dynamic_sizes") else "fixed size"
+            lines.append(
+                f"  {name}: {sizes}; equals the eager network on inputs {check['inputs']} "
+                f"(max |diff| {check['max_abs_diff']:.2g}; atol {check['atol']}, rtol {check['rtol']})"
+            )
+        else:
+            lines.append(f"  {name}")
+    if "labels" in report:
+        lines.append(f"  labels: {report['labels']}")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

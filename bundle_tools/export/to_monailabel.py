@@ -55,7 +55,7 @@ def _copy_docs_and_licence(source: BundleSource, stage: Path) -> None:
     licence = source.root / "LICENSE"
     if not licence.is_file():
         raise ExportError(f"{licence}: missing; a bundle carries its licence (MONAI bundle specification)")
-    shutil.copy2(licence, stage / "LICENSE")
+    shutil.copyfile(licence, stage / "LICENSE")
     docs = source.root / "docs"
     if not (docs / "README.md").is_file():
         raise ExportError(f"{docs / 'README.md'}: missing; a bundle carries its documentation")
@@ -65,7 +65,7 @@ def _copy_docs_and_licence(source: BundleSource, stage: Path) -> None:
 def _copy_plan(source: BundleSource, stage: Path) -> None:
     plan = source.root / "models" / "plan.json"
     if plan.is_file():
-        shutil.copy2(plan, stage / "models" / "plan.json")
+        shutil.copyfile(plan, stage / "models" / "plan.json")
     elif "plan.json" in json.dumps(source.configs["inference.json"]):
         raise ExportError(
             f"{plan}: missing; inference reads the preprocessing plan of training from there "

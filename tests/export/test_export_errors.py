@@ -26,7 +26,9 @@ def _assert_nothing_written(out_parent: Path) -> None:
     assert not out_parent.exists() or list(out_parent.iterdir()) == []
 
 
-@pytest.mark.parametrize("export", [export_torchscript, export_onnx, export_monailabel], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "export", [export_torchscript, export_onnx, export_monailabel], ids=lambda f: f.__name__
+)
 def test_bundle_without_weights_is_refused(export, bundle, tmp_path):
     (bundle / "models" / "model.pt").unlink()
     with pytest.raises(ExportError, match=r"models/model\.pt: no trained weights"):
@@ -60,7 +62,9 @@ def test_weights_of_another_network_are_refused(bundle, tmp_path):
 
 def test_checkpoint_needing_full_unpickling_is_refused(bundle, tmp_path):
     torch.save({"model": argparse.Namespace(a=1)}, bundle / "models" / "model.pt")
-    with pytest.raises(ExportError, match=r"model\.pt: cannot be loaded with torch\.load\(weights_only=True\)"):
+    with pytest.raises(
+        ExportError, match=r"model\.pt: cannot be loaded with torch\.load\(weights_only=True\)"
+    ):
         export_torchscript(bundle, tmp_path / "out" / "dest")
     _assert_nothing_written(tmp_path / "out")
 
