@@ -42,7 +42,6 @@ NETWORKS = {
     ),
     "MONAI UNet": ("monai.networks.nets.UNet(3, 1, 5, channels=CH, strides=(2,) * (len(CH) - 1))", ""),
     "AttentionUNet": ("custom_networks.AttentionUNet(3, 1, 5, channels=CH)", ""),
-    "AttentionUNet, batch norm": ("custom_networks.AttentionUNet(3, 1, 5, channels=CH, norm='batch')", ""),
     "AttentionUNet, deep supervision": (
         "custom_networks.AttentionUNet(3, 1, 5, channels=CH, deep_supervision=True)",
         "",

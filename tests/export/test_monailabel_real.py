@@ -112,14 +112,7 @@ def test_project_is_not_importable_in_the_monailabel_environment(monailabel_pyth
         assert proc.returncode != 0 and "No module named" in proc.stderr
 
 
-BRAIN_INT64 = pytest.mark.xfail(
-    reason="the brain bundle's postprocessing (Lambdad with torch.where on ints) leaves an int64 label map, which "
-    "MONAI Label's ITK writer cannot save; needs a CastToTyped to uint8 after it in configs/inference.json",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize("name", [ABDOMINAL, pytest.param("brain_tumour_mri_cbam_unet", marks=BRAIN_INT64)])
+@pytest.mark.parametrize("name", [ABDOMINAL, "brain_tumour_mri_cbam_unet"])
 def test_bundle_infer_task_segments_a_nifti_with_the_input_geometry(
     name, monailabel_python, exported_monailabel, datasets, tmp_path
 ):

@@ -2,7 +2,8 @@
 
     python tests/export/monailabel_env/create_env.py [.venv-monailabel]      (or: make monailabel-env)
 
-MONAI Label pins numpy < 2 and pydicom < 3, so it cannot share the project's environment. This venv holds
+MONAI Label pins numpy < 2 and pydicom < 3 and runs bundles with MONAI < 1.6 (constraints.txt says why), so
+it cannot share the project's environment. This venv holds
 MONAI Label and its dependencies, the CPU torch 2.13.0 of the main environment, and nothing of this
 project: the exported bundle must run there on its own.
 
@@ -11,7 +12,8 @@ Steps (every pip call under ``PIP_CONSTRAINT=constraints.txt``, so build isolati
 1. ``python -m venv DEST``; ``pip install torch==2.13.0`` (the local CPU build; no CUDA packages);
 2. ``pip install --no-deps monailabel==0.8.5 torchvision==0.16.2``;
 3. ``pip install -r requirements.txt``: monailabel's declared dependencies but ``sam2`` (an sdist whose
-   build pulls another torch; the server runs with ``--conf sam2 false``);
+   build pulls another torch; the server runs with ``--conf sam2 false``), with pytorch-ignite 0.5.5 (the
+   bundles' version) instead of the 0.4.11 that MONAI 1.5's ignite extra pins;
 4. a smoke import of MONAI Label's bundle tasks and server app; ``DEST/.installed`` records the inputs.
 
 Why torchvision 0.16.2: monailabel imports ``torchvision.utils`` (``make_grid``, ``save_image``) at module
