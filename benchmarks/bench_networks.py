@@ -112,7 +112,13 @@ def run_child(name: str, bf16: bool, args: argparse.Namespace) -> dict:
     ]
     if bf16:
         cmd.append("--bf16")
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+    try:
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, cwd=ROOT, timeout=args.step_timeout
+        )
+    except subprocess.TimeoutExpired:
+        # a row that does not finish is reported as such instead of stalling the sweep
+        return {"seconds": float("nan"), "peak_mib": float("nan"), "params": 0}
     if out.returncode != 0:
         raise RuntimeError(f"{name} ({'bf16' if bf16 else 'fp32'}) failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
