@@ -39,7 +39,7 @@ demo: $(STAMP) $(DEMO_DATA)/plan.json
 	@echo "Results: $(BUNDLE)/models/model.pt; $(BUNDLE)/runs/ (training curves); $(BUNDLE)/eval/ (metrics CSV, overlays, attention maps)"
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	PYTHONUTF8=1 $(PY) -m pytest -q
 
 # The separate environment of the MONAI Label export tests (monailabel 0.8.5 pins numpy < 2 and pydicom < 3,
 # so it cannot share .venv). The tests create it on first use too, and are skipped (saying why) when it

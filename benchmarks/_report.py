@@ -13,7 +13,9 @@ def machine_summary() -> str:
     """CPU model, cores, memory, load average and library versions, in one line."""
     cpu = platform.processor() or "unknown CPU"
     try:
-        for line in Path("https://rp2.alfred511.top/hf/proc/cpuinfo").read_text().splitlines():
+        for line in (
+            Path("https://rp2.alfred511.top/hf/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+        ):
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
@@ -22,7 +24,8 @@ def machine_summary() -> str:
     try:
         mem_kib = int(
             re.search(
-                r"MemTotal:\s+(\d+)", Path("https://rp2.alfred511.top/hf/proc/meminfo").read_text()
+                r"MemTotal:\s+(\d+)",
+                Path("https://rp2.alfred511.top/hf/proc/meminfo").read_text(encoding="utf-8"),
             ).group(1)
         )
         mem = f"{mem_kib / 2**20:.0f} GiB RAM"
@@ -40,13 +43,13 @@ def machine_summary() -> str:
 def write_section(path: Path, name: str, body: str) -> None:
     """Replace (or append) the section between ``<!-- name:start -->`` and ``<!-- name:end -->`` atomically."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     block = f"{start}\n{body.rstrip()}\n{end}"
     if start in text and end in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".BENCHMARKS.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)

@@ -122,7 +122,7 @@ def run_variant(
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
@@ -136,14 +136,14 @@ def machine() -> str:
 
 
 def write_section(text: str, path: Path) -> None:
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     block = f"{START}\n{text.rstrip()}\n{END}"
     if START in old and END in old:
         new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
     else:
         new = old.rstrip() + "\n\n" + block + "\n"
     tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(new)
+    tmp.write_text(new, encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def cpu_model() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
@@ -149,14 +149,14 @@ def section(args: argparse.Namespace, rows: list[str], command: str) -> str:
 
 def update_benchmarks(path: Path, text: str) -> None:
     """Replace this script's section of ``path`` (or append it), leaving the other sections as they are."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     if START in old and END in old:
         before, rest = old.split(START, 1)
         new = before + text + rest.split(END, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(new)
+    tmp.write_text(new, encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -268,7 +268,7 @@ def save_plan(
     path = Path(save_dir) / filename
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(dict(plan), f, indent=2)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)

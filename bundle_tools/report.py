@@ -467,7 +467,7 @@ def _parse_labels(text: str) -> Mapping[Any, str] | Sequence[str]:
     if path.is_file():
         import json
 
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
         labels = doc.get("labels") if isinstance(doc, Mapping) else None
         if not labels:
             raise ReportError(f"{path}: no 'labels' mapping")

@@ -41,7 +41,7 @@ def load_plan(plan: dict | str | os.PathLike) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such plan file (write it with `python -m data_prep analyze`)")
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
 

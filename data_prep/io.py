@@ -63,7 +63,7 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_sibling(path)
     try:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+        tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -76,7 +76,7 @@ def read_json(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise DataPrepError(f"{path}: no such file")
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise DataPrepError(f"{path}: not valid JSON ({err})") from None
 

@@ -59,7 +59,7 @@ def read_slice_list(list_file: str | os.PathLike, base_dir: str | os.PathLike | 
     if not list_file.is_file():
         raise DataPrepError(f"{list_file}: no such file")
     base = Path(base_dir) if base_dir is not None else list_file.parent
-    names = [line.strip() for line in list_file.read_text().splitlines()]
+    names = [line.strip() for line in list_file.read_text(encoding="utf-8").splitlines()]
     files = [Path(n) if Path(n).is_absolute() else base / n for n in names if n and not n.startswith("#")]
     if not files:
         raise DataPrepError(f"{list_file}: names no slice files")

@@ -262,7 +262,7 @@ def check_required_ids(configs_dir: Path) -> None:
         missing = [i for i in ids if i not in parser]
         if missing:
             raise ExportError(f"configs/{name}: ids MONAI Label drives are missing: {', '.join(missing)}")
-    text = (configs_dir / "inference.json").read_text()
+    text = (configs_dir / "inference.json").read_text(encoding="utf-8")
     if "_meta_" in text:
         raise ExportError(
             "configs/inference.json: still refers to _meta_ (MONAI Label does not merge metadata)"

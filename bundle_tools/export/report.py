@@ -38,5 +38,5 @@ def write_report(path: Path, target: str, source: BundleSource, files: dict[str,
         "files": files,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

@@ -79,7 +79,7 @@ class BundleSource:
 def load_json(path: Path) -> Any:
     """A JSON file, or an :class:`ExportError` naming it."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise ExportError(f"{path}: missing") from err
     except (OSError, ValueError) as err:

@@ -79,7 +79,7 @@ def _write_configs(source: BundleSource, stage: Path) -> tuple[dict[str, Any], d
     folder = stage / "configs"
     folder.mkdir(parents=True)
     for name, config in {**configs, "metadata.json": metadata}.items():
-        (folder / name).write_text(json.dumps(config, indent=4) + "\n")
+        (folder / name).write_text(json.dumps(config, indent=4) + "\n", encoding="utf-8")
     for other in sorted((source.root / "configs").iterdir()):
         if other.is_file() and other.suffix != ".json" and not other.name.startswith("."):
             shutil.copy2(other, folder / other.name)
@@ -133,7 +133,7 @@ def export_monailabel(
         )
         report["scripts"] = vendored
         report["labels"] = metadata["network_data_format"]["outputs"][source.spec.output_key]["channel_def"]
-        (stage / "docs" / "export.json").write_text(json.dumps(report, indent=2) + "\n")
+        (stage / "docs" / "export.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         if make_zip:
             _zip_folder(stage, dest.name, files[".zip"])
     return report

@@ -141,7 +141,7 @@ def _lazy_init(tree: ast.Module, exports: dict[str, tuple[str, str]], source: st
 
 
 def _vendored_source(path: Path, package: str, relative: Path) -> str:
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     source = f"{package}/{relative.as_posix()}"
     try:
         tree = ast.parse(text, filename=source)
@@ -169,7 +169,8 @@ def vendor_packages(packages: Iterable[str], scripts_dir: Path) -> list[str]:
     (scripts_dir / "__init__.py").write_text(
         f'"""Code of this bundle: project packages vendored from seg3d-bundles {_project_version()} '
         "(Apache-2.0)\nby `python -m bundle_tools export`, so the bundle runs where seg3d-bundles is not "
-        'installed."""\n'
+        'installed."""\n',
+        encoding="utf-8",
     )
     for package in sorted(set(packages)):
         if package not in PROJECT_PACKAGES:
@@ -186,6 +187,6 @@ def vendor_packages(packages: Iterable[str], scripts_dir: Path) -> list[str]:
             except SyntaxError as err:
                 raise ExportError(f"{path}: the vendored copy does not compile: {err}") from err
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(code)
+            target.write_text(code, encoding="utf-8")
             written.append(f"{package}/{relative.as_posix()}")
     return written

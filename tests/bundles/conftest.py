@@ -106,7 +106,7 @@ def config_list(bundle: Path, *names: str) -> str:
 
 
 def load_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ def test_metadata_verifies_offline_against_project_schema(name, no_network):
 
 
 def test_metadata_schema_rejects_missing_channel_def(tmp_path, no_network):
-    meta = json.loads((_configs(BUNDLE_NAMES[0]) / "metadata.json").read_text())
+    meta = json.loads((_configs(BUNDLE_NAMES[0]) / "metadata.json").read_text(encoding="utf-8"))
     del meta["network_data_format"]["outputs"]["pred"]["channel_def"]
     bad = tmp_path / "metadata.json"
     bad.write_text(json.dumps(meta))
@@ -58,7 +58,7 @@ def test_metadata_schema_rejects_missing_channel_def(tmp_path, no_network):
 
 @pytest.mark.parametrize("name", BUNDLE_NAMES)
 def test_metadata_channels_match_network_and_class_names(name):
-    meta = json.loads((_configs(name) / "metadata.json").read_text())
+    meta = json.loads((_configs(name) / "metadata.json").read_text(encoding="utf-8"))
     parser = ConfigParser()
     parser.read_config(str(_configs(name) / "train.json"))
     fmt = meta["network_data_format"]
@@ -153,8 +153,8 @@ def test_multi_gpu_and_evaluate_configs_merge_with_train(name):
 def test_inference_network_and_preprocessing_match_training(name):
     """inference.json stands alone (MONAI Label runs it by itself); it must not drift from train.json."""
     configs = _configs(name)
-    train = json.loads((configs / "train.json").read_text())
-    infer = json.loads((configs / "inference.json").read_text())
+    train = json.loads((configs / "train.json").read_text(encoding="utf-8"))
+    infer = json.loads((configs / "inference.json").read_text(encoding="utf-8"))
     assert infer["network_def"] == train["network_def"]
     for key in ("roi_size", "sw_batch_size", "sw_overlap", "channels_last", "num_classes", "dataset_dir"):
         assert infer[key] == train[key], key

@@ -55,7 +55,7 @@ def test_frequencies_and_weights_match_a_direct_count(tmp_path):
     np.testing.assert_allclose(plan["class_weights"], expected, atol=1e-3)
     assert np.mean(plan["class_weights"]) == pytest.approx(1.0, abs=1e-3)
     assert plan["class_weights"][0] < plan["class_weights"][1] < plan["class_weights"][2]
-    assert json.loads((tmp_path / "plan.json").read_text()) == plan
+    assert json.loads((tmp_path / "plan.json").read_text(encoding="utf-8")) == plan
 
 
 def test_crop_ratios_give_background_context_and_favour_rare_classes(tmp_path):

@@ -42,7 +42,7 @@ def test_synth_writes_a_ready_dataset(dataset):
 
 def test_split_rewrites_the_datalist_for_the_asked_fold(dataset, capsys):
     assert cli.main(["split", str(dataset), "--folds", "2", "--fold", "1", "--seed", "4"]) == 0
-    datalist = json.loads((dataset / "datalist.json").read_text())
+    datalist = json.loads((dataset / "datalist.json").read_text(encoding="utf-8"))
     assert (datalist["num_folds"], datalist["fold"], datalist["seed"]) == (2, 1, 4)
     assert {e["patient"] for e in datalist["validation"]} == set(datalist["folds"][1])
     assert "datalist.json" in capsys.readouterr().out
@@ -50,14 +50,18 @@ def test_split_rewrites_the_datalist_for_the_asked_fold(dataset, capsys):
 
 def test_split_proportions_option(dataset):
     assert cli.main(["split", str(dataset), "--proportions", "0.5", "0.25", "0.25"]) == 0
-    assert json.loads((dataset / "datalist.json").read_text())["proportions"] == [0.5, 0.25, 0.25]
+    assert json.loads((dataset / "datalist.json").read_text(encoding="utf-8"))["proportions"] == [
+        0.5,
+        0.25,
+        0.25,
+    ]
     assert cli.main(["split", str(dataset), "--proportions", "0.5", "0.5", "0.5"]) == 1
 
 
 def test_analyze_writes_the_plan(dataset, capsys):
     (dataset / "plan.json").unlink()
     assert cli.main(["analyze", str(dataset), "--workers", "1"]) == 0
-    plan = json.loads((dataset / "plan.json").read_text())
+    plan = json.loads((dataset / "plan.json").read_text(encoding="utf-8"))
     assert plan["num_cases"] == 6 and len(plan["class_weights"]) == 5
     assert "liver" in capsys.readouterr().out
 

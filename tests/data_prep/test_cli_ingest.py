@@ -115,9 +115,9 @@ def test_prepare_chaos_then_validate(tmp_path, capsys):
     write_chaos_raw(tmp_path / "raw", n_patients=2, size=(32, 32, 16))
     out = tmp_path / "data"
     assert main(["prepare", "chaos", str(tmp_path / "raw"), str(out), "--workers", "1", "--seed", "4"]) == 0
-    assert json.loads((out / "datalist.json").read_text())["seed"] == 4
+    assert json.loads((out / "datalist.json").read_text(encoding="utf-8"))["seed"] == 4
     assert main(["validate", str(out), "--report", str(tmp_path / "r.json")]) == 0
-    assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["ok"] is True
     # a second run into the same folder is refused; --overwrite replaces it
     assert main(["prepare", "chaos", str(tmp_path / "raw"), str(out), "--workers", "1"]) == 1
     assert "output folder already holds results" in capsys.readouterr().err

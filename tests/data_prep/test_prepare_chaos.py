@@ -60,7 +60,7 @@ def test_masks_follow_position_order_not_file_name_order(tmp_path, ingest_chaos)
 def test_manifest_datalist_and_plan(tmp_path):
     raw = write_chaos_raw(tmp_path / "raw", n_patients=2, seed=2, size=SIZE)  # with T1DUAL
     out = prepare_chaos(raw, tmp_path / "out", sequences=("t2spir", "t1in", "t1out"), workers=1, seed=3)
-    manifest = json.loads((out / "dataset.json").read_text())
+    manifest = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert manifest["labels"] == {
         "0": "background",
         "1": "liver",
@@ -74,12 +74,12 @@ def test_manifest_datalist_and_plan(tmp_path):
         ("1", "imagesTr/chaos_1_t1in.nii.gz"),
         ("2", "imagesTr/chaos_2_t1out.nii.gz"),
     }
-    datalist = json.loads((out / "datalist.json").read_text())
+    datalist = json.loads((out / "datalist.json").read_text(encoding="utf-8"))
     assert datalist["seed"] == 3
     for key in ("training", "validation", "test"):
         for entry in datalist[key]:
             assert (out / entry["image"]).is_file()
-    assert json.loads((out / "plan.json").read_text())["num_classes"] == 5
+    assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["num_classes"] == 5
     t1in = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labelsTr" / "chaos_1_t1in.nii.gz")))
     t1out = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labelsTr" / "chaos_1_t1out.nii.gz")))
     np.testing.assert_array_equal(t1in, t1out)  # one Ground for both phases
@@ -138,7 +138,7 @@ def test_output_folder_with_results_is_refused_unless_overwrite(tmp_path, ingest
     (tmp_path / "out" / "old.txt").write_text("keep me")
     with pytest.raises(DataPrepError, match="out: output folder already holds results"):
         prepare_chaos(raw, tmp_path / "out", workers=1)
-    assert (tmp_path / "out" / "old.txt").read_text() == "keep me"
+    assert (tmp_path / "out" / "old.txt").read_text(encoding="utf-8") == "keep me"
     prepare_chaos(raw, tmp_path / "out", workers=1, overwrite=True)
     assert not (tmp_path / "out" / "old.txt").exists() and (tmp_path / "out" / "plan.json").is_file()
 
@@ -152,7 +152,9 @@ def test_parallel_workers_give_the_same_dataset(tmp_path):
             a = sitk.ReadImage(str(one / folder / f"{name}.nii.gz"))
             b = sitk.ReadImage(str(two / folder / f"{name}.nii.gz"))
             np.testing.assert_array_equal(sitk.GetArrayFromImage(a), sitk.GetArrayFromImage(b))
-    assert json.loads((one / "dataset.json").read_text()) == json.loads((two / "dataset.json").read_text())
+    assert json.loads((one / "dataset.json").read_text(encoding="utf-8")) == json.loads(
+        (two / "dataset.json").read_text(encoding="utf-8")
+    )
 
 
 def test_masks_not_named_after_dicom_files_pair_by_name_order(tmp_path, ingest_chaos):

@@ -19,7 +19,7 @@ def test_pictures_become_2d_cases_with_thresholded_masks(tmp_path, ingest_tree_h
     before = ingest_tree_hash(root)
     out = prepare_kvasir(tmp_path / "raw", tmp_path / "out", workers=1)
     assert ingest_tree_hash(root) == before
-    manifest = json.loads((out / "dataset.json").read_text())
+    manifest = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert manifest["labels"] == {"0": "background", "1": "polyp"} and len(manifest["modality"]) == 3
     for case in manifest["training"]:
         stem = case["patient"]
@@ -32,7 +32,7 @@ def test_pictures_become_2d_cases_with_thresholded_masks(tmp_path, ingest_tree_h
         assert label.GetSize() == (rgb.shape[1], rgb.shape[0], 1) and label.GetSpacing() == (1.0, 1.0, 1.0)
         np.testing.assert_array_equal(sitk.GetArrayFromImage(image)[:, 0], np.moveaxis(rgb, -1, 0))
         np.testing.assert_array_equal(sitk.GetArrayFromImage(label)[0], (grey >= 128).astype(np.uint8))
-    assert json.loads((out / "plan.json").read_text())["num_channels"] == 3
+    assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["num_channels"] == 3
 
 
 def test_missing_mask_is_named(tmp_path):

@@ -22,10 +22,10 @@ def test_pancreas_task_is_copied_with_exact_geometry(tmp_path, ingest_tree_hash)
     before = ingest_tree_hash(task)
     out = prepare_msd(task, tmp_path / "out", workers=1)
     assert ingest_tree_hash(task) == before
-    manifest = json.loads((out / "dataset.json").read_text())
+    manifest = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert manifest["labels"] == {"0": "background", "1": "pancreas", "2": "tumour"}
     assert manifest["modality"] == {"0": "CT"} and manifest["numTraining"] == 3 and manifest["numTest"] == 1
-    raw_manifest = json.loads((task / "dataset.json").read_text())
+    raw_manifest = json.loads((task / "dataset.json").read_text(encoding="utf-8"))
     for entry, raw_entry in zip(manifest["training"], raw_manifest["training"], strict=True):
         source_id = raw_entry["image"].split("_")[-1].removesuffix(".nii.gz")
         assert entry["image"] == f"imagesTr/msd_pancreas_{source_id}.nii.gz"
@@ -48,7 +48,7 @@ def test_brain_tumour_stays_4d(tmp_path):
     out = prepare_msd(
         tmp_path / "raw", tmp_path / "out", workers=1
     )  # the parent of the task folder works too
-    manifest = json.loads((out / "dataset.json").read_text())
+    manifest = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert manifest["labels"] == {
         "0": "background",
         "1": "edema",
@@ -59,7 +59,7 @@ def test_brain_tumour_stays_4d(tmp_path):
     image = sitk.ReadImage(str(out / manifest["training"][0]["image"]))
     assert image.GetDimension() == 4 and image.GetSize() == (*SIZE, 4)
     assert manifest["training"][0]["image"].startswith("imagesTr/msd_brain_tumour_")
-    assert json.loads((out / "plan.json").read_text())["num_channels"] == 4
+    assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["num_channels"] == 4
     assert task.name == "Task01_BrainTumour"
 
 

@@ -46,7 +46,7 @@ def test_labels_are_put_on_the_series_grid(tmp_path, ingest_tree_hash, ingest_sa
         np.testing.assert_array_equal(sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(series.image))
     flipped = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labelsTr" / "pancreas_ct_0002.nii.gz")))
     assert not np.array_equal(flipped, sitk.GetArrayFromImage(stored))  # it was re-indexed, not copied
-    manifest = json.loads((out / "dataset.json").read_text())
+    manifest = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert manifest["labels"] == {"0": "background", "1": "pancreas"} and manifest["modality"] == {"0": "CT"}
     assert [c["patient"] for c in manifest["training"]] == ["0001", "0002", "0003"]
 
@@ -72,7 +72,7 @@ def test_patient_without_label_becomes_a_test_image(tmp_path):
     labels = tmp_path / "labels"
     (raw / "TCIA_pancreas_labels-02-05-2017").rename(labels)
     out = prepare_pancreas_ct(raw, tmp_path / "out", labels=labels, workers=1)
-    manifest = json.loads((out / "dataset.json").read_text())
+    manifest = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert manifest["numTraining"] == 2 and manifest["test"] == ["imagesTs/pancreas_ct_0003.nii.gz"]
 
 

@@ -42,7 +42,7 @@ def _patients(datalist: dict, key: str) -> set[str]:
 def test_twenty_patients_split_twelve_four_four_like_seed_000(tmp_path):
     datalist = split_dataset(_dataset(tmp_path, [1] * 20))
     assert [len(_patients(datalist, k)) for k in SPLITS] == [12, 4, 4]
-    assert json.loads((tmp_path / "datalist.json").read_text()) == datalist
+    assert json.loads((tmp_path / "datalist.json").read_text(encoding="utf-8")) == datalist
 
 
 def test_no_patient_in_two_splits_and_every_case_used_once(tmp_path):
@@ -69,7 +69,7 @@ def test_same_seed_same_split_other_seed_other_split(tmp_path):
 def test_split_does_not_depend_on_case_order(tmp_path):
     root = _dataset(tmp_path, [1] * 10)
     first = split_dataset(root, seed=1)
-    manifest = json.loads((root / "dataset.json").read_text())
+    manifest = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
     manifest["training"].reverse()
     (root / "dataset.json").write_text(json.dumps(manifest))
     assert {k: _patients(split_dataset(root, seed=1), k) for k in SPLITS} == {

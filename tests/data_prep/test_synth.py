@@ -23,23 +23,23 @@ def abdominal(tmp_path_factory):
 
 
 def test_dataset_folder_holds_cases_manifest_datalist_and_plan(abdominal):
-    manifest = json.loads((abdominal / "dataset.json").read_text())
+    manifest = json.loads((abdominal / "dataset.json").read_text(encoding="utf-8"))
     names = [f"synth_abdominal_{i:03d}" for i in range(5)]
     assert [c["image"] for c in manifest["training"]] == [f"imagesTr/{n}.nii.gz" for n in names]
     assert [c["label"] for c in manifest["training"]] == [f"labelsTr/{n}.nii.gz" for n in names]
     assert manifest["numTraining"] == 5 and manifest["labels"]["4"] == "spleen"
-    plan = json.loads((abdominal / "plan.json").read_text())
+    plan = json.loads((abdominal / "plan.json").read_text(encoding="utf-8"))
     assert plan["num_cases"] == 5 and plan["num_classes"] == 5
-    datalist = json.loads((abdominal / "datalist.json").read_text())
+    datalist = json.loads((abdominal / "datalist.json").read_text(encoding="utf-8"))
     assert sum(len(datalist[k]) for k in ("training", "validation", "test")) == 5
     assert not [p for p in abdominal.parent.iterdir() if p.name.endswith(".partial")]
 
 
 def test_abdominal_patients_with_two_series_stay_in_one_split(abdominal):
-    manifest = json.loads((abdominal / "dataset.json").read_text())
+    manifest = json.loads((abdominal / "dataset.json").read_text(encoding="utf-8"))
     patients = [c["patient"] for c in manifest["training"]]
     assert patients == case_patients("abdominal", 5) == ["p000", "p000", "p001", "p002", "p002"]
-    datalist = json.loads((abdominal / "datalist.json").read_text())
+    datalist = json.loads((abdominal / "datalist.json").read_text(encoding="utf-8"))
     where = {e["patient"]: k for k in ("training", "validation", "test") for e in datalist[k]}
     for key in ("training", "validation", "test"):
         for entry in datalist[key]:
@@ -67,7 +67,9 @@ def test_same_seed_writes_the_same_voxels(abdominal, tmp_path):
         a = nib.load(abdominal / sub / "synth_abdominal_003.nii.gz").get_fdata()
         b = nib.load(again / sub / "synth_abdominal_003.nii.gz").get_fdata()
         np.testing.assert_array_equal(a, b)
-    assert (again / "datalist.json").read_text() == (abdominal / "datalist.json").read_text()
+    assert (again / "datalist.json").read_text(encoding="utf-8") == (abdominal / "datalist.json").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_brain_tumour_images_are_4d_as_msd_ships_them(tmp_path):
@@ -85,7 +87,7 @@ def test_brain_tumour_images_are_4d_as_msd_ships_them(tmp_path):
     assert loaded.pixdim.tolist() == list(expected.spacing)
     voxels = nib.load(path).get_fdata()
     np.testing.assert_allclose(loaded[2].numpy(), voxels[..., 2], rtol=1e-6)
-    plan = json.loads((root / "plan.json").read_text())
+    plan = json.loads((root / "plan.json").read_text(encoding="utf-8"))
     assert plan["num_channels"] == 4 and [i["modality"] for i in plan["intensity"]] == [
         "FLAIR",
         "T1w",
@@ -96,9 +98,9 @@ def test_brain_tumour_images_are_4d_as_msd_ships_them(tmp_path):
 
 def test_pancreas_dataset_is_ct_and_plans_ct_normalisation(tmp_path):
     root = write_synth_dataset("pancreas", tmp_path / "panc", n_cases=3, size=SIZE, workers=2)
-    manifest = json.loads((root / "dataset.json").read_text())
+    manifest = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
     assert manifest["modality"] == {"0": "CT"} and len({c["patient"] for c in manifest["training"]}) == 3
-    plan = json.loads((root / "plan.json").read_text())
+    plan = json.loads((root / "plan.json").read_text(encoding="utf-8"))
     assert plan["intensity"][0]["normalization"] == "ct"
     assert 50 < plan["intensity"][0]["mean"] < 130  # pancreas HU
 

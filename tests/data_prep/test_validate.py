@@ -111,7 +111,7 @@ def test_cli_exit_code_and_json_report(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "labelsTr/b.nii.gz: label values not declared" in err
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert report["ok"] is False and report["problems"][0]["file"] == "labelsTr/b.nii.gz"
     _manifest(data, [_case(data, "a")])
     assert main(["validate", str(data)]) == 0

@@ -39,10 +39,10 @@ def test_exported_bundle_is_complete_and_names_only_its_own_code(exported_monail
 
     # configs: every _target_ and expression names scripts.<package>; no metadata references in inference.json
     for path in (out / "configs").glob("*.json"):
-        config = json.loads(path.read_text())
+        config = json.loads(path.read_text(encoding="utf-8"))
         for code in code_strings(config):
             assert rewrite_references(code) == code, (path.name, code)
-    inference = json.loads((out / "configs" / "inference.json").read_text())
+    inference = json.loads((out / "configs" / "inference.json").read_text(encoding="utf-8"))
     assert "_meta_" not in json.dumps(inference)
     assert inference["bundle_root"] == "." and inference["network_def"]["_target_"].startswith("scripts.")
     assert inference["imports"][0] == "$import scripts"
@@ -52,7 +52,7 @@ def test_exported_bundle_is_complete_and_names_only_its_own_code(exported_monail
         assert all(i in parser for i in ids), file
 
     # metadata: label names for MONAI Label, no requirement on this project
-    meta = json.loads((out / "configs" / "metadata.json").read_text())
+    meta = json.loads((out / "configs" / "metadata.json").read_text(encoding="utf-8"))
     assert meta["network_data_format"]["outputs"]["pred"]["channel_def"] == {
         "0": "background",
         "1": "liver",
@@ -74,9 +74,9 @@ def test_exported_bundle_is_complete_and_names_only_its_own_code(exported_monail
 
 def test_multilabel_bundle_shows_the_label_map_names(exported_monailabel):
     out = exported_monailabel("brain_tumour_mri_cbam_unet")
-    pred = json.loads((out / "configs" / "metadata.json").read_text())["network_data_format"]["outputs"][
-        "pred"
-    ]
+    pred = json.loads((out / "configs" / "metadata.json").read_text(encoding="utf-8"))["network_data_format"][
+        "outputs"
+    ]["pred"]
     assert pred["channel_def"] == {
         "0": "background",
         "1": "edema",

@@ -79,7 +79,7 @@ def _model_dir(app: Path, exported: Path, name: str) -> Path:
     shutil.copytree(exported, bundle)
     for config in ("train.json", "inference.json"):
         path = bundle / "configs" / config
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
         data.update(roi_size=[32, 32, 32], num_workers=0)
         if config == "train.json":
             data.update(progress_bar=False, cache_rate=0.0)
@@ -94,11 +94,11 @@ def _drive(python: Path, tmp_path: Path, *args: str, timeout: float) -> dict:
         cmd, cwd=tmp_path, env=_ml_env(tmp_path), capture_output=True, text=True, timeout=timeout
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    return json.loads(out.read_text())
+    return json.loads(out.read_text(encoding="utf-8"))
 
 
 def _labels(exported: Path) -> dict[str, int]:
-    meta = json.loads((exported / "configs" / "metadata.json").read_text())
+    meta = json.loads((exported / "configs" / "metadata.json").read_text(encoding="utf-8"))
     channel_def = meta["network_data_format"]["outputs"]["pred"]["channel_def"]
     return {v.lower(): int(k) for k, v in channel_def.items() if v.lower() != "background"}
 
@@ -192,7 +192,7 @@ def test_monailabel_server_serves_the_bundle_offline(
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(2)
         assert info is not None, (
-            f"server did not answer /info/:\n{(tmp_path / 'server.log').read_text()[-5000:]}"
+            f"server did not answer /info/:\n{(tmp_path / 'server.log').read_text(encoding='utf-8')[-5000:]}"
         )
         assert ABDOMINAL in info["models"]
         assert info["models"][ABDOMINAL]["labels"] == _labels(exported_monailabel(ABDOMINAL))

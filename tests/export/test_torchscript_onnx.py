@@ -23,7 +23,7 @@ def test_torchscript_export_equals_eager_at_other_sizes(name, trained_bundles, t
     path = tmp_path / "ts" / "models" / "model.ts"
     record = report["files"]["models/model.ts"]
     assert record["check"]["max_abs_diff"] <= 10 * TORCHSCRIPT_TOLERANCE["atol"]
-    assert json.loads((tmp_path / "ts" / "export.json").read_text()) == report
+    assert json.loads((tmp_path / "ts" / "export.json").read_text(encoding="utf-8")) == report
 
     source = load_bundle(bundle)
     extra = {"metadata.json": "", "inference.json": ""}

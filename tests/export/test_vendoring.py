@@ -96,7 +96,7 @@ def test_vendored_packages_import_lazily_under_scripts_without_the_project(tmp_p
     assert "custom_networks/blocks/layers.py" in written and "bundle_tools/flags.py" in written
     assert not any(w.startswith("bundle_tools/export") for w in written)
     for rel in written:
-        tree = ast.parse((tmp_path / "scripts" / rel).read_text())
+        tree = ast.parse((tmp_path / "scripts" / rel).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
@@ -110,7 +110,7 @@ def test_vendored_packages_import_lazily_under_scripts_without_the_project(tmp_p
                 )  # dotted names in strings, e.g. importlib.import_module("custom_networks")
             for name in names:  # imports and strings (importlib, _target_ examples) name scripts.<package>
                 assert rewrite_references(name) == name, (rel, name)
-    init = (tmp_path / "scripts" / "bundle_tools" / "__init__.py").read_text()
+    init = (tmp_path / "scripts" / "bundle_tools" / "__init__.py").read_text(encoding="utf-8")
     assert "def __getattr__" in init and "'NormalizeFromPland': ('scripts.bundle_tools.transforms'" in init
 
     # import them in this process under the name "scripts", hiding the project's packages

@@ -65,7 +65,7 @@ def inputs_digest() -> str:
 def is_ready(dest: Path) -> bool:
     """True when ``dest`` was created from the current inputs."""
     stamp = dest / ".installed"
-    return stamp.is_file() and stamp.read_text().split()[:1] == [inputs_digest()]
+    return stamp.is_file() and stamp.read_text(encoding="utf-8").split()[:1] == [inputs_digest()]
 
 
 def failure(dest: Path) -> str | None:
@@ -73,7 +73,7 @@ def failure(dest: Path) -> str | None:
     failed = dest / ".failed"
     if not failed.is_file():
         return None
-    digest, _, reason = failed.read_text().partition("\n")
+    digest, _, reason = failed.read_text(encoding="utf-8").partition("\n")
     return reason if digest == inputs_digest() else None
 
 
@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
     """Create the environment unless it is ready; print how long it took."""
     dest = Path(argv[1] if len(argv) > 1 else ".venv-monailabel")
     if is_ready(dest):
-        print(f"{dest}: ready ({(dest / '.installed').read_text().strip()})")
+        print(f"{dest}: ready ({(dest / '.installed').read_text(encoding='utf-8').strip()})")
         return 0
     start = time.monotonic()
     try:
