@@ -9,18 +9,22 @@ import tempfile
 from pathlib import Path
 
 
-def machine_summary() -> str:
-    """CPU model, cores, memory, load average and library versions, in one line."""
-    cpu = platform.processor() or "unknown CPU"
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         for line in (
             Path("https://rp2.alfred511.top/hf/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
         ):
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def machine_summary() -> str:
+    """CPU model, cores, memory, load average and library versions, in one line."""
+    cpu = cpu_model()
     try:
         mem_kib = int(
             re.search(

@@ -30,9 +30,11 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import cpu_model, write_section  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "abdominal_mri_attention_unet"
-START, END = "<!-- bundle_training:start -->", "<!-- bundle_training:end -->"
 
 VARIANTS = {
     "stock amp (anchor)": {"train#trainer#_target_": "SupervisedTrainer", "amp": True},
@@ -120,31 +122,12 @@ def run_variant(
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{cpu}, {os.cpu_count()} logical cores visible (load average {load} at the start); "
         f"Python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
-
-
-def write_section(text: str, path: Path) -> None:
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def main() -> None:
@@ -205,7 +188,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
-        write_section(table, REPO / "BENCHMARKS.md")
+        write_section(REPO / "BENCHMARKS.md", "bundle_training", table)
 
 
 if __name__ == "__main__":

@@ -33,22 +33,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _report import cpu_model, write_section  # noqa: E402
+
 from data_prep.analyze import analyze_dataset  # noqa: E402
 from data_prep.io import read_json  # noqa: E402
 from data_prep.synth import write_synth_dataset  # noqa: E402
 
-START, END = "<!-- data_prep:start -->", "<!-- data_prep:end -->"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def voxel_megabytes(dataset_dir: Path, manifest_name: str = "dataset.json") -> float:
@@ -124,7 +115,6 @@ def section(args: argparse.Namespace, rows: list[str], command: str) -> str:
     machine = f"{cpu_model()}, {os.cpu_count()} logical cores visible (load average {load} at the start)"
     return "\n".join(
         [
-            START,
             "## data_prep: analyze and prepare throughput",
             "",
             f"- Command: `{command}`",
@@ -142,22 +132,8 @@ def section(args: argparse.Namespace, rows: list[str], command: str) -> str:
             "Reading and writing gzip-compressed NIfTI dominates. `--workers` parallelises over cases in "
             "worker processes; it pays only where cores are free (a load average near or above the core "
             "count means the cores are shared, and the pool's start-up is then not repaid).",
-            END,
         ]
     )
-
-
-def update_benchmarks(path: Path, text: str) -> None:
-    """Replace this script's section of ``path`` (or append it), leaving the other sections as they are."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in old and END in old:
-        before, rest = old.split(START, 1)
-        new = before + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(args, run(args), command)
     print(text)
     if not args.no_write:
-        update_benchmarks(args.output, text)
+        write_section(args.output, "data_prep", text)
         print(f"updated {args.output}")
     return 0
 
