@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bundle_tools.export.source import BundleSource
+from bundle_tools.export.errors import staged_outputs
+from bundle_tools.export.source import BundleSource, load_bundle
 
 __all__ = ["write_report"]
 
@@ -39,4 +42,21 @@ def write_report(path: Path, target: str, source: BundleSource, files: dict[str,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def export_model_file(
+    bundle_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    ckpt: str | os.PathLike | None,
+    target: str,
+    relative: str,
+    save: Callable[[BundleSource, Path], dict[str, Any]],
+) -> dict[str, Any]:
+    """Export one model file: load the bundle, ``save`` it to ``OUT/<relative>`` and record the check in
+    ``OUT/export.json``, all in a staged folder renamed to ``out`` when whole."""
+    source = load_bundle(bundle_dir, ckpt)
+    with staged_outputs(out) as (stage, _):
+        record = save(source, stage / relative)
+        report = write_report(stage / "export.json", target, source, {relative: record})
     return report

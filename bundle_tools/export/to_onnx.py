@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from bundle_tools.export.checks import ONNX_TOLERANCE, check_outputs, check_shapes
-from bundle_tools.export.errors import ExportError, staged_outputs
-from bundle_tools.export.report import write_report
-from bundle_tools.export.source import BundleSource, InputSpec, load_bundle
+from bundle_tools.export.errors import ExportError
+from bundle_tools.export.report import export_model_file
+from bundle_tools.export.source import BundleSource, InputSpec
 
 __all__ = ["MAX_SIDE", "export_onnx", "save_onnx"]
 
@@ -114,8 +114,4 @@ def export_onnx(
         out: a folder that does not exist yet.
         ckpt: the weights; default ``models/model.pt`` of the bundle.
     """
-    source = load_bundle(bundle_dir, ckpt)
-    with staged_outputs(out) as (stage, _):
-        record = save_onnx(source, stage / "models" / "model.onnx")
-        report = write_report(stage / "export.json", "onnx", source, {"models/model.onnx": record})
-    return report
+    return export_model_file(bundle_dir, out, ckpt, "onnx", "models/model.onnx", save_onnx)

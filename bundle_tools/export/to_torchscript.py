@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from bundle_tools.export.checks import TORCHSCRIPT_TOLERANCE, check_outputs, check_shapes
-from bundle_tools.export.errors import ExportError, staged_outputs
-from bundle_tools.export.report import write_report
-from bundle_tools.export.source import BundleSource, load_bundle
+from bundle_tools.export.errors import ExportError
+from bundle_tools.export.report import export_model_file
+from bundle_tools.export.source import BundleSource
 
 __all__ = ["export_torchscript", "save_torchscript"]
 
@@ -75,8 +75,4 @@ def export_torchscript(
         out: a folder that does not exist yet.
         ckpt: the weights; default ``models/model.pt`` of the bundle.
     """
-    source = load_bundle(bundle_dir, ckpt)
-    with staged_outputs(out) as (stage, _):
-        record = save_torchscript(source, stage / "models" / "model.ts")
-        report = write_report(stage / "export.json", "torchscript", source, {"models/model.ts": record})
-    return report
+    return export_model_file(bundle_dir, out, ckpt, "torchscript", "models/model.ts", save_torchscript)
