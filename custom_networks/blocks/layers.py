@@ -24,8 +24,11 @@ def conv(
     groups: int = 1,
     bias: bool = True,
 ) -> nn.Module:
-    """A ``spatial_dims``-D convolution with "same" padding for odd kernels."""
-    conv_type = Conv[Conv.CONV, spatial_dims]
+    """A ``spatial_dims``-D convolution with "same" padding for odd kernels.
+
+    Kernels larger than 3 give a :class:`LargeKernelConv2d` / :class:`LargeKernelConv3d` (see there why).
+    """
+    conv_type = LARGE_KERNEL_CONV[spatial_dims] if kernel_size > 3 else Conv[Conv.CONV, spatial_dims]
     return conv_type(
         in_channels,
         out_channels,
@@ -35,6 +38,46 @@ def conv(
         groups=groups,
         bias=bias,
     )
+
+
+class _LargeKernelConv:
+    """A convolution that leaves CPU bf16 autocast for feature maps not much larger than its kernel.
+
+    oneDNN's bf16 backward-weights kernel (``jit_avx512_core_bf16_convolution_bwd_weights_t``, torch 2.13)
+    deadlocks intermittently in its thread reduction when a large kernel covers most of the input: seen
+    with a 7^3 kernel on 4^3 maps (CBAM's spatial gate at the bottleneck) and a 7^3 depthwise kernel on
+    2^3 and 4^3 maps (the improved U-Net), never with 3^3 kernels. When CPU autocast is on and a spatial
+    side is below twice the kernel, this convolution runs in float32 instead; those are the coarsest
+    levels, a negligible share of the compute. Elsewhere, and when scripted or traced, it is the plain
+    convolution.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_scripting():  # TorchScript skips this block; scripted modules stay plain
+            if not torch.jit.is_tracing() and _small_under_cpu_autocast(x, self.kernel_size):
+                with torch.autocast("cpu", enabled=False):
+                    return self._conv_forward(x.float(), self.weight, self.bias)
+        return self._conv_forward(x, self.weight, self.bias)
+
+
+def _small_under_cpu_autocast(x: torch.Tensor, kernel_size: tuple[int, ...]) -> bool:
+    """CPU autocast is on and a spatial side of ``x`` is below twice the kernel."""
+    return (
+        x.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and any(side < 2 * k for side, k in zip(x.shape[2:], kernel_size))
+    )
+
+
+class LargeKernelConv2d(_LargeKernelConv, nn.Conv2d):
+    """:class:`torch.nn.Conv2d` with the CPU bf16 guard of :class:`_LargeKernelConv`."""
+
+
+class LargeKernelConv3d(_LargeKernelConv, nn.Conv3d):
+    """:class:`torch.nn.Conv3d` with the CPU bf16 guard of :class:`_LargeKernelConv`."""
+
+
+LARGE_KERNEL_CONV = {2: LargeKernelConv2d, 3: LargeKernelConv3d}
 
 
 def transposed_conv(spatial_dims: int, in_channels: int, out_channels: int, scale: int = 2) -> nn.Module:
