@@ -22,7 +22,9 @@ def test_large_kernel_runs_float32_on_small_maps_and_bf16_on_large_ones_under_cp
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out_small, out_large = conv(small), conv(large)
     assert out_small.dtype == torch.float32 and out_large.dtype == torch.bfloat16
-    torch.testing.assert_close(out_small, torch.nn.functional.conv3d(small, conv.weight, conv.bias, padding=3))
+    torch.testing.assert_close(
+        out_small, torch.nn.functional.conv3d(small, conv.weight, conv.bias, padding=3)
+    )
     assert conv(small).dtype == torch.float32  # no autocast: plain float32 convolution
 
 
