@@ -12,9 +12,7 @@ from pathlib import Path
 def cpu_model() -> str:
     """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
-        for line in (
-            Path("https://rp2.alfred511.top/hf/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
-        ):
+        for line in Path("/", "proc", "cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
@@ -29,7 +27,7 @@ def machine_summary() -> str:
         mem_kib = int(
             re.search(
                 r"MemTotal:\s+(\d+)",
-                Path("https://rp2.alfred511.top/hf/proc/meminfo").read_text(encoding="utf-8"),
+                Path("/", "proc", "meminfo").read_text(encoding="utf-8"),
             ).group(1)
         )
         mem = f"{mem_kib / 2**20:.0f} GiB RAM"

@@ -102,6 +102,24 @@ class InstanceNorm(nn.GroupNorm):
     def __init__(self, channels: int, eps: float = 1e-5) -> None:
         super().__init__(channels, channels, eps=eps, affine=True)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Group norm; in training with gradients recorded, the same maths as a batch norm of each sample.
+
+        PyTorch's channels-last group-norm backward on CPU is ~9x slower than batch norm's (0.69 vs 0.07 s
+        for a 4x16x128x128x32 bf16 tensor here) and was ~45 % of a bf16 training step. Batch norm in
+        training mode without running statistics over a batch of one sample normalises each channel
+        over the spatial axes: instance norm. Inference, scripting, tracing and export take plain group
+        norm (one kernel, no per-sample split).
+        """
+        exporting = torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+        if exporting or not (self.training and torch.is_grad_enabled()):
+            return nn.functional.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        samples = [
+            nn.functional.batch_norm(s, None, None, self.weight, self.bias, True, 0.0, self.eps)
+            for s in x.split(1)
+        ]
+        return samples[0] if len(samples) == 1 else torch.cat(samples)
+
 
 def norm(name: NormSpec, spatial_dims: int, channels: int) -> nn.Module:
     """A norm layer by MONAI name (``"instance"``, ``"batch"``, ``("group", {"num_groups": 8})``, ...).

@@ -47,3 +47,26 @@ def test_large_kernel_convolution_scripts_and_traces():
     x = torch.randn(1, 2, 8, 8, 8)
     torch.testing.assert_close(torch.jit.script(conv)(x), conv(x))
     torch.testing.assert_close(torch.jit.trace(conv, x)(x), conv(x))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_instance_norm_training_path_equals_group_norm_per_channel_in_value_and_gradient(batch):
+    torch.manual_seed(0)
+    norm = layers.InstanceNorm(6).train()
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    x = torch.randn(batch, 6, 5, 6, 7).contiguous(memory_format=torch.channels_last_3d).requires_grad_(True)
+    y = norm(x)  # training with gradients: the per-sample batch-norm path
+    assert y.is_contiguous(memory_format=torch.channels_last_3d)
+    mean = x.mean(dim=(2, 3, 4), keepdim=True)
+    var = x.var(dim=(2, 3, 4), unbiased=False, keepdim=True)
+    expected = (x - mean) / torch.sqrt(var + norm.eps) * norm.weight.view(1, -1, 1, 1, 1)
+    expected = expected + norm.bias.view(1, -1, 1, 1, 1)
+    torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-4)
+    grad = torch.randn_like(y)
+    got = torch.autograd.grad(y, (x, norm.weight, norm.bias), grad)
+    want = torch.autograd.grad(expected, (x, norm.weight, norm.bias), grad)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():  # inference: plain group norm, same values
+        torch.testing.assert_close(norm.eval()(x), expected, atol=1e-5, rtol=1e-4)
