@@ -13,7 +13,7 @@ BUNDLE := bundles/abdominal_mri_attention_unet
 DEMO_DATA := demo_data/abdominal
 DEMO_EPOCHS ?= 8
 
-.PHONY: install demo test lint clean-demo monailabel-env
+.PHONY: install demo test lint clean-demo monailabel-env nnunet-env
 
 install: $(STAMP)
 
@@ -49,6 +49,15 @@ MONAILABEL_VENV ?= .venv-monailabel
 monailabel-env: $(STAMP)
 	rm -f $(MONAILABEL_VENV)/.failed
 	$(PY) tests/export/monailabel_env/create_env.py $(MONAILABEL_VENV)
+
+# The separate environment of the nnU-Net v2 inference comparison (benchmarks/nnunet_predict.py runs there; it
+# holds nnunetv2 2.8.1 and the CPU torch, nothing of this project). tests/benchmarks create it on first use too.
+# See benchmarks/nnunet_env/create_env.py.
+NNUNET_VENV ?= .venv-nnunet
+
+nnunet-env: $(STAMP)
+	rm -f $(NNUNET_VENV)/.failed
+	$(PY) benchmarks/nnunet_env/create_env.py $(NNUNET_VENV)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -23,20 +23,19 @@ needs ``libtorch_cuda.so``, and since 0.17 its fake-op registrations fail withou
 newest release whose Python modules import without its C extension; MONAI Label uses only those.
 
 On failure ``DEST/.failed`` holds the reason (the tests skip with it until the inputs change or this script
-is run again). Exit status 0 when the environment is ready.
+is run again). Exit status 0 when the environment is ready. The mechanics (venv, pip under the constraints,
+stamp, failure record) are ``tools/venv_builder.py``'s, shared with ``benchmarks/nnunet_env/create_env.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2] / "tools"))
+from venv_builder import VenvRecipe, python_of  # noqa: E402
+
 CONSTRAINTS = HERE / "constraints.txt"
 REQUIREMENTS = HERE / "requirements.txt"
 TORCH = "torch==2.13.0"
@@ -50,110 +49,21 @@ SMOKE = (
     "assert numpy.__version__.startswith('1.'), numpy.__version__\n"
     "print('monailabel', monailabel.__version__, 'monai', monai.__version__, 'torch', torch.__version__)\n"
 )
-TIMEOUT_S = 1800
 
-
-def inputs_digest() -> str:
-    """A hash of what defines the environment (this script, the pins, the requirements, the Python)."""
-    h = hashlib.sha256()
-    for path in (Path(__file__).resolve(), CONSTRAINTS, REQUIREMENTS):
-        h.update(path.read_bytes())
-    h.update(f"{sys.version_info[:2]}".encode())
-    return h.hexdigest()[:16]
-
-
-def is_ready(dest: Path) -> bool:
-    """True when ``dest`` was created from the current inputs."""
-    stamp = dest / ".installed"
-    return stamp.is_file() and stamp.read_text(encoding="utf-8").split()[:1] == [inputs_digest()]
-
-
-def failure(dest: Path) -> str | None:
-    """The recorded reason of the last failed creation from the current inputs, if any."""
-    failed = dest / ".failed"
-    if not failed.is_file():
-        return None
-    digest, _, reason = failed.read_text(encoding="utf-8").partition("\n")
-    return reason if digest == inputs_digest() else None
-
-
-def python_of(dest: Path) -> Path:
-    """The interpreter of the environment."""
-    return dest / "bin" / "python"
-
-
-def _run(cmd: list[str], env: dict[str, str], log: list[str], deadline: float) -> None:
-    log.append("$ " + " ".join(cmd))
-    proc = subprocess.run(
-        cmd, env=env, capture_output=True, text=True, timeout=max(1.0, deadline - time.monotonic())
-    )
-    log.append((proc.stdout + proc.stderr)[-4000:])
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(cmd[:4])} ... exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}"
-        )
-
-
-def create(dest: Path, python: str = sys.executable) -> str:
-    """Create (or re-create) the environment at ``dest``; return its smoke-test line.
-
-    Raises:
-        RuntimeError: a step failed (the message says which and why); ``dest/.failed`` records it.
-    """
-    dest = dest.absolute()
-    if dest.exists():
-        if not (dest / "pyvenv.cfg").is_file():
-            raise RuntimeError(
-                f"{dest}: exists and is not a virtual environment; remove it or choose another path"
-            )
-        shutil.rmtree(dest)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "VIRTUAL_ENV"}
-    env["PIP_CONSTRAINT"] = str(CONSTRAINTS)
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    log: list[str] = []
-    deadline = time.monotonic() + TIMEOUT_S
-    start = time.monotonic()
-    try:
-        _run([python, "-m", "venv", str(dest)], env, log, deadline)
-        pip = [str(python_of(dest)), "-m", "pip", "install", "--quiet", "--prefer-binary"]
-        _run([*pip, TORCH], env, log, deadline)
-        _run([*pip, "--no-deps", *NO_DEPS], env, log, deadline)
-        _run([*pip, "-r", str(REQUIREMENTS)], env, log, deadline)
-        proc = subprocess.run(
-            [str(python_of(dest)), "-W", "ignore", "-c", SMOKE],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"smoke import failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
-        line = proc.stdout.strip().splitlines()[-1]
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as err:
-        dest.mkdir(parents=True, exist_ok=True)
-        (dest / ".failed").write_text(f"{inputs_digest()}\n{err}")
-        (dest / "create.log").write_text("\n".join(log))
-        raise RuntimeError(str(err)) from err
-    (dest / ".installed").write_text(f"{inputs_digest()} {time.monotonic() - start:.0f}s {line}\n")
-    (dest / "create.log").write_text("\n".join(log))
-    return line
-
-
-def main(argv: list[str]) -> int:
-    """Create the environment unless it is ready; print how long it took."""
-    dest = Path(argv[1] if len(argv) > 1 else ".venv-monailabel")
-    if is_ready(dest):
-        print(f"{dest}: ready ({(dest / '.installed').read_text(encoding='utf-8').strip()})")
-        return 0
-    start = time.monotonic()
-    try:
-        line = create(dest)
-    except RuntimeError as err:
-        print(f"error: {dest}: the MONAI Label environment could not be created: {err}", file=sys.stderr)
-        return 1
-    print(f"{dest}: created in {time.monotonic() - start:.0f} s ({line})")
-    return 0
-
+RECIPE = VenvRecipe(
+    title="MONAI Label",
+    default_dest=".venv-monailabel",
+    constraints=CONSTRAINTS,
+    steps=((TORCH,), ("--no-deps", *NO_DEPS), ("-r", str(REQUIREMENTS))),
+    smoke=SMOKE,
+    inputs=(Path(__file__).resolve(), REQUIREMENTS),
+)
+inputs_digest = RECIPE.inputs_digest
+is_ready = RECIPE.is_ready
+failure = RECIPE.failure
+create = RECIPE.create
+main = RECIPE.main
+__all__ = ["RECIPE", "create", "failure", "inputs_digest", "is_ready", "main", "python_of"]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
