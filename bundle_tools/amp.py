@@ -294,6 +294,10 @@ class _AmpEngineMixin:
             network, self.amp_policy, self.autocast_kwargs, self.channels_last, self.single_head
         )
 
+    def autocast_network(self) -> Callable:
+        """The engine's network as its inferer calls it: policy autocast, channels-last inputs, float32 out."""
+        return self._forward(self.network)
+
     @contextmanager
     def _policy_inferer(self, engine: Any) -> Iterator[None]:
         inferer = engine.inferer

@@ -8,7 +8,6 @@ never how long it took.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -21,32 +20,8 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "benchmarks" / "nnunet_predict.py"
-ENV_TOOLS = REPO / "benchmarks" / "nnunet_env"
 SHAPE, PATCH, CHANNELS = (64, 64, 32), (32, 32, 16), (4, 8, 16)
 IN_CHANNELS, CLASSES = 1, 5
-
-
-def _env_module():
-    spec = importlib.util.spec_from_file_location("seg3d_nnunet_env", ENV_TOOLS / "create_env.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def nnunet_python() -> Path:
-    """The nnU-Net environment's interpreter; created when missing, else the test is skipped with why."""
-    tools = _env_module()
-    dest = Path(os.environ.get("SEG3D_NNUNET_VENV", REPO / ".venv-nnunet"))
-    if not tools.is_ready(dest):
-        reason = tools.failure(dest)
-        if reason is not None:
-            pytest.skip(f"nnU-Net environment {dest} could not be created (run `make nnunet-env`): {reason}")
-        try:
-            tools.create(dest)
-        except RuntimeError as err:
-            pytest.skip(f"nnU-Net environment {dest} could not be created: {err}")
-    return tools.python_of(dest)
 
 
 def _clean_env() -> dict[str, str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
-from monai.bundle import ConfigParser, ConfigWorkflow
+from monai.bundle import ConfigParser
 from monai.bundle.utils import DEFAULT_HANDLERS_ID
+from monai.utils import path_to_sqlite_uri
 
 BUNDLE_NAMES = ["abdominal_mri_attention_unet", "brain_tumour_mri_cbam_unet", "pancreas_ct_attention_unet"]
 REPO = Path(__file__).resolve().parents[2]
@@ -27,8 +29,14 @@ def test_bundle_has_the_ids_mlflow_tracking_patches(name):
 
 
 @pytest.mark.slow
-def test_tracking_mlflow_training_run(bundle_copy, datasets, bh, tmp_path):
-    pytest.importorskip("mlflow")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: MONAI's default MLflow trainer handler reads the loss with from_engine(['loss'], first=True),"
+    " which returns a 1-tuple for the bundles' non-decollated output (decollate=false), and log_batch fails",
+)
+def test_tracking_mlflow_training_run_logs_loss_and_validation_metric(bundle_copy, datasets, bh, tmp_path):
+    """A real run: read back through MLflow's own client from the SQLite store under the bundle's runs/."""
+    mlflow = pytest.importorskip("mlflow")
     name = "abdominal_mri_attention_unet"
     bundle = bundle_copy(name)
     bh.run_bundle(
@@ -46,11 +54,19 @@ def test_tracking_mlflow_training_run(bundle_copy, datasets, bh, tmp_path):
         ],
         cwd=tmp_path,
     )
-    assert (bundle / "runs" / "mlruns.db").is_file()
-    wf = ConfigWorkflow(
-        config_file=str(bundle / "configs" / "train.json"),
-        workflow_type="train",
-        logging_file=False,
-        tracking="mlflow",
-    )
-    assert any(h.get("_target_") == "MLFlowHandler" for h in wf.parser["train#handlers"])
+    db = bundle / "runs" / "mlruns.db"
+    assert db.is_file()
+    client = mlflow.tracking.MlflowClient(tracking_uri=path_to_sqlite_uri(str(db)))
+    experiment = client.get_experiment_by_name("monai_experiment")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1, "trainer and validator handlers should log into one run"
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["max_epochs"] == "1"
+    losses = client.get_metric_history(run.info.run_id, "train_loss")
+    assert losses and all(math.isfinite(m.value) for m in losses)
+    dice = client.get_metric_history(run.info.run_id, "val_mean_dice")
+    assert len(dice) == 1 and 0.0 <= dice[0].value <= 1.0
+    artifacts = [a.path for a in client.list_artifacts(run.info.run_id)]
+    assert any(a.startswith("config_") and a.endswith(".json") for a in artifacts), artifacts

@@ -1,0 +1,278 @@
+"""Sliding-window inference of one volume: the abdominal bundle's inference.json against MONAI's stock
+configuration and nnU-Net v2's predictor, side by side on this machine.
+
+Rows, each measured in a fresh subprocess (so its peak memory is its own):
+
+- ``stock MONAI fp32`` (anchor): the bundle's network with the same trained weights under
+  ``SlidingWindowInferer(roi_size, sw_batch_size=4, overlap=0.5)`` as Model Zoo configs set it (constant
+  blending) in float32 - what MONAI's evaluator runs on a CPU, where its ``amp=True`` is CUDA-only;
+- ``bundle``: inference.json as shipped (its sliding-window settings, ``AmpSupervisedEvaluator``'s autocast
+  forward: bfloat16 on a CPU with native bf16, float16 on CUDA), and the same with ``--amp False``;
+- ``nnU-Net v2``: ``nnUNetPredictor.predict_sliding_window_return_logits`` with nnU-Net's ``PlainConvUNet`` of
+  the same widths and patch (``benchmarks/nnunet_predict.py`` in ``.venv-nnunet``, made by
+  ``make nnunet-env``), random weights (speed only);
+- mirroring test-time augmentation at ``--tta-shape``: the bundle with ``FlipTTAInferer(all_combinations=True)``
+  (8 passes, as nnU-Net) against nnU-Net with mirroring, each with its no-TTA run at that shape;
+- peak memory of the bundle's inference of a ``--memory-shape`` volume.
+
+Timed: the sliding-window call on a preprocessed (intensity-normalised) tensor - the part nnU-Net's call covers;
+reading, resampling and writing are the same for every row - median of ``--repeats`` after one warm-up window.
+Dice: mean foreground Dice of the argmax against the label of a synthetic case of ``--shape`` (data_prep synth),
+with weights from training the bundle's train.json on synthetic cases of that size for ``--train-epochs``;
+the trained model is cached in ``benchmarks/.cache/``.
+
+    python benchmarks/bench_inference.py [--quick] [--shape 256 256 128] [--repeats 2] [--no-nnunet]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import cpu_model, write_section  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = REPO / "bundles" / "abdominal_mri_attention_unet"
+CACHE = REPO / "benchmarks" / ".cache"
+NNUNET_PYTHON = Path(os.environ.get("SEG3D_NNUNET_VENV", REPO / ".venv-nnunet")) / "bin" / "python"
+STOCK = {"sw_batch_size": 4, "overlap": 0.5}  # Model Zoo's SlidingWindowInferer settings (mode "constant")
+MIRROR_ALL = "$bundle_tools.tta.FlipTTAInferer(@sw_inferer, [0, 1, 2], all_combinations=True)"
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:6])} ... failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def trained_model(shape: list[int], roi: list[int], epochs: int, cases: int) -> tuple[Path, Path]:
+    """A synthetic abdominal dataset of ``shape`` and the bundle trained on it (cached by the settings)."""
+    key = f"abdominal_{'x'.join(map(str, shape))}_roi{'x'.join(map(str, roi))}_e{epochs}_n{cases}"
+    data, models = CACHE / key / "data", CACHE / key / "models"
+    if not (data / "plan.json").is_file():
+        run([sys.executable, "-m", "data_prep", "synth", "abdominal", str(data), "--cases", str(cases)]
+            + ["--size", *map(str, shape), "--overwrite"])  # fmt: skip
+    if not (models / "model.pt").is_file():
+        print(
+            f"training the bundle {epochs} epochs on {cases} synthetic cases of {shape} (cached) ...",
+            flush=True,
+        )
+        run([sys.executable, "-m", "monai.bundle", "run", "training",
+             "--config_file", str(BUNDLE / "configs" / "train.json"), "--dataset_dir", str(data),
+             "--ckpt_dir", str(models), "--output_dir", str(CACHE / key / "runs"), "--roi_size", json.dumps(roi),
+             "--epochs", str(epochs), "--val_interval", str(epochs), "--num_workers", "0",
+             "--learning_rate", "0.003", "--progress_bar", "False"])  # fmt: skip
+    return data, models
+
+
+def worker(spec: dict) -> dict:
+    """Measure one row in this process (``--worker``): load the network, time the inferer, Dice."""
+    import numpy as np
+    from monai.bundle import ConfigParser
+    from monai.data import load_decathlon_datalist
+    from monai.inferers import SlidingWindowInferer
+    from monai.transforms import LoadImage
+
+    import bundle_tools
+
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLE / "configs" / "inference.json"))
+    parser.update({"dataset_dir": spec["data"], "ckpt_dir": spec["models"], "roi_size": spec["roi"]})
+    parser.update(spec.get("overrides", {}))
+    network = parser.get_parsed_content("network")
+    if spec.get("models"):
+        state = torch.load(Path(spec["models"]) / "model.pt", map_location="cpu", weights_only=True)
+        network.load_state_dict(state.get("model", state))
+    network.eval()
+    if spec["kind"] == "stock":
+        inferer, forward = SlidingWindowInferer(roi_size=spec["roi"], **STOCK), network
+    else:
+        evaluator = parser.get_parsed_content("evaluator")
+        inferer, forward = evaluator.inferer, evaluator.autocast_network()
+    label = None
+    if spec.get("shape"):  # memory row: a volume of that size, values do not matter
+        image = torch.randn(1, 1, *spec["shape"])
+    else:
+        case = load_decathlon_datalist(parser["datalist"], data_list_key="test", base_dir=spec["data"])[0]
+        normalize = bundle_tools.NormalizeFromPland(keys="image", plan=parser.get_parsed_content("plan"))
+        image = normalize({"image": LoadImage(image_only=True, ensure_channel_first=True)(case["image"])})[
+            "image"
+        ]
+        image = torch.as_tensor(image, dtype=torch.float32)[None]
+        label = np.asarray(LoadImage(image_only=True)(case["label"]))
+    with torch.no_grad():
+        forward(torch.zeros(1, 1, *spec["roi"]))  # warm-up: one window (oneDNN primitive creation)
+        baseline = peak_rss_mib()
+        seconds = []
+        for _ in range(spec["repeats"]):
+            start = time.perf_counter()
+            logits = inferer(image, forward)
+            seconds.append(time.perf_counter() - start)
+    result = {"seconds": seconds, "median_s": statistics.median(seconds), "peak_rss_mib": peak_rss_mib(),
+              "baseline_rss_mib": baseline, "volume": list(image.shape[2:])}  # fmt: skip
+    if label is not None:
+        pred = logits.argmax(1)[0].numpy()
+        dice = [2 * np.sum((pred == c) & (label == c)) / max(np.sum(pred == c) + np.sum(label == c), 1)
+                for c in range(1, logits.shape[1])]  # fmt: skip
+        result["dice"] = float(np.mean(dice))
+    return result
+
+
+def measure(spec: dict) -> dict:
+    out = run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure_nnunet(shape: list[int], roi: list[int], channels: list[int], classes: int, mirror: bool,
+                   repeats: int) -> dict | str:  # fmt: skip
+    """nnU-Net's predictor in its own environment; a reason string when that environment is missing."""
+    if not NNUNET_PYTHON.is_file():
+        return "not run: no .venv-nnunet (make nnunet-env)"
+    cmd = [
+        str(NNUNET_PYTHON),
+        "benchmarks/nnunet_predict.py",
+        "--shape",
+        *map(str, shape),
+        "--patch",
+        *map(str, roi),
+        "--channels",
+        *map(str, channels),
+        "--classes",
+        str(classes),
+        "--repeats",
+        str(repeats),
+        "--warmup",
+        "0",
+        "--threads",
+        str(torch.get_num_threads()),
+    ]
+    cmd += ["--mirror"] if mirror else []  # fmt: skip
+    return json.loads(run(cmd).stdout.strip().splitlines()[-1])
+
+
+def fmt_row(name: str, r: dict | str, anchor: float | None, config: str) -> str:
+    if isinstance(r, str):
+        return f"| {name} | {config} | {r} | | | | |"
+    ratio = f"{anchor / r['median_s']:.2f}x" if anchor else "-"
+    dice = f"{r['dice']:.3f}" if "dice" in r else "n/a"
+    return (f"| {name} | {config} | {r['median_s']:.1f} | {ratio} | {r['peak_rss_mib']:.0f} |"
+            f" {dice} | {'x'.join(map(str, r.get('volume') or r.get('shape')))} |")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat, to check it works")
+    parser.add_argument("--shape", type=int, nargs=3, default=[256, 256, 128], help="timed volume")
+    parser.add_argument("--memory-shape", type=int, nargs=3, default=[512, 512, 200], help="memory volume")
+    parser.add_argument(
+        "--tta-shape", type=int, nargs=3, default=[128, 128, 64], help="TTA comparison volume"
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per row (median)")
+    parser.add_argument("--train-epochs", type=int, default=25, help="epochs of the cached trained model")
+    parser.add_argument("--no-nnunet", action="store_true", help="skip the nnU-Net rows")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+    config = json.loads((BUNDLE / "configs" / "inference.json").read_text(encoding="utf-8"))
+    roi, channels = config["roi_size"], config["network_def"]["channels"]
+    if args.quick:
+        args.shape, args.memory_shape, args.tta_shape = [64, 64, 32], [96, 96, 48], [64, 64, 32]
+        args.repeats, args.train_epochs, roi = 1, 1, [32, 32, 16]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    data, models = trained_model(args.shape, roi, args.train_epochs, cases=6)
+    base = {"data": str(data), "models": str(models), "roi": roi, "repeats": args.repeats}
+    sw = f"overlap {config['sw_overlap']}, sw_batch {config['sw_batch_size']}, gaussian"
+    rows: list[tuple[str, dict | str, str]] = []
+    stock = measure({**base, "kind": "stock"})
+    rows.append(("stock MONAI fp32 (anchor)", stock, "overlap 0.5, sw_batch 4, constant, float32"))
+    bundle = measure({**base, "kind": "bundle"})
+    rows.append(("bundle inference.json", bundle, f"{sw}, amp"))
+    rows.append(("bundle, --amp False", measure({**base, "kind": "bundle", "overrides": {"amp": False}}), sw))
+    classes = config["num_classes"]
+    if not args.no_nnunet:
+        nn = measure_nnunet(args.shape, roi, channels, classes, False, args.repeats)
+        rows.append(
+            ("nnU-Net v2 predictor", nn, "step 0.5, gaussian, float32, PlainConvUNet, random weights")
+        )
+    for name, row, _ in rows:
+        print(f"{name}: {row if isinstance(row, str) else round(row['median_s'], 2)} s", flush=True)
+    anchor = stock["median_s"]
+
+    tta_rows: list[tuple[str, dict | str, str]] = []
+    tta = {**base, "kind": "bundle", "shape": args.tta_shape, "models": "", "repeats": 1}
+    tta_rows.append(("bundle, no TTA", measure(tta), f"{sw}, amp"))
+    tta_rows.append(
+        ("bundle, mirroring TTA", measure({**tta, "overrides": {"inferer": MIRROR_ALL}}), "8 passes")
+    )
+    if not args.no_nnunet:
+        for mirror in (False, True):
+            r = measure_nnunet(args.tta_shape, roi, channels, classes, mirror, 1)
+            tta_rows.append((f"nnU-Net v2, {'mirroring' if mirror else 'no mirroring'}", r,
+                             "8 passes" if mirror else "step 0.5"))  # fmt: skip
+    memory = measure({**base, "kind": "bundle", "shape": args.memory_shape, "models": "", "repeats": 1})
+
+    header = "| row | settings | s / volume | speed vs anchor | peak RSS MiB | mean fg Dice | volume |"
+    rule = "|---|---|---|---|---|---|---|"
+    ours, nnunet = bundle["median_s"], rows[-1][1] if not args.no_nnunet else None
+    lines = [
+        "## Sliding-window inference (abdominal_mri_attention_unet)",
+        "",
+        f"- Command: `python benchmarks/bench_inference.py {' '.join(sys.argv[1:])}`".rstrip(),
+        f"- Machine: {cpu_model()}, {os.cpu_count()} logical cores (load average {load} at the start);"
+        f" Python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        f"- Date: {time.strftime('%Y-%m-%d')}; AttentionUNet channels {channels}, ROI {roi}, {classes} classes;"
+        f" median of {args.repeats} after one warm-up window; weights trained {args.train_epochs} epochs on"
+        " synthetic cases (Dice on a held-out synthetic case, native grid).",
+        "",
+        header,
+        rule,
+        *(fmt_row(n, r, anchor, c) for n, r, c in rows),
+        "",
+        f"Mirroring TTA at {'x'.join(map(str, args.tta_shape))} (random weights; ratio to the bundle without TTA):",
+        "",
+        header,
+        rule,
+        *(fmt_row(n, r, tta_rows[0][1]["median_s"], c) for n, r, c in tta_rows),
+        "",
+        f"Memory: the bundle's inference of a {'x'.join(map(str, args.memory_shape))} volume peaked at"
+        f" {memory['peak_rss_mib']:.0f} MiB resident ({memory['baseline_rss_mib']:.0f} MiB before the volume),"
+        f" {memory['median_s']:.1f} s (target < 6144 MiB: {'met' if memory['peak_rss_mib'] < 6144 else 'not met'}).",
+        "",
+        f"Targets: >= 3x the stock fp32 configuration at equal or better Dice -"
+        f" {anchor / ours:.2f}x, Dice {bundle.get('dice', float('nan')):.3f} vs {stock.get('dice', float('nan')):.3f};"
+        + (
+            f" no slower than nnU-Net v2 at equal TTA - {nnunet['median_s'] / ours:.2f}x its speed."
+            if isinstance(nnunet, dict)
+            else " nnU-Net not measured."
+        ),  # fmt: skip
+    ]
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        write_section(REPO / "BENCHMARKS.md", "inference", table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
