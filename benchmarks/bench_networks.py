@@ -141,6 +141,9 @@ def main() -> None:
     parser.add_argument(
         "--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS), metavar="NAME"
     )
+    parser.add_argument(
+        "--step-timeout", type=float, default=600, help="seconds before a row is reported as not finished"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)

@@ -30,7 +30,7 @@ def test_harness_quick_runs_every_part_and_leaves_benchmarks_md_alone(nnunet_pyt
     assert "| nnU-Net v2 predictor |" in out and "not run" not in out
     assert (
         "| bundle, mirroring TTA | 8 passes |" in out
-        and "Memory: the bundle's inference of a 96x96x48" in out
+        and "Memory: the bundle's inference of a 128x128x64" in out
     )
     assert (REPO / "BENCHMARKS.md").read_bytes() == before
 
