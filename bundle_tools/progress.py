@@ -36,5 +36,6 @@ class LossProgressBar(ProgressBar):
 
 def loss_value(output: Any) -> float:
     """The trainer's loss as a float (for TensorBoard/MLflow handlers), from a dict or decollated list."""
-    loss = from_engine(["loss"], first=True)(output)[0]
+    loss = from_engine(["loss"], first=True)(output)  # a 1-tuple from a dict, the item from a decollated list
+    loss = loss[0] if isinstance(loss, tuple) else loss
     return float(loss.detach().float().mean()) if hasattr(loss, "detach") else float(loss)

@@ -29,11 +29,6 @@ def test_bundle_has_the_ids_mlflow_tracking_patches(name):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: MONAI's default MLflow trainer handler reads the loss with from_engine(['loss'], first=True),"
-    " which returns a 1-tuple for the bundles' non-decollated output (decollate=false), and log_batch fails",
-)
 def test_tracking_mlflow_training_run_logs_loss_and_validation_metric(bundle_copy, datasets, bh, tmp_path):
     """A real run: read back through MLflow's own client from the SQLite store under the bundle's runs/."""
     mlflow = pytest.importorskip("mlflow")
