@@ -93,6 +93,23 @@ class VenvRecipe:
         digest, _, reason = failed.read_text(encoding="utf-8").partition("\n")
         return reason if digest == self.inputs_digest() else None
 
+    def ensure(self, dest: Path) -> Path:
+        """The interpreter of the environment at ``dest``, created first when it is missing or stale.
+
+        Raises:
+            RuntimeError: the environment cannot be made now: the reason recorded by the last failed
+                creation from the same inputs (not retried), or the reason this creation failed.
+        """
+        if not self.is_ready(dest):
+            reason = self.failure(dest)
+            if reason is not None:
+                raise RuntimeError(f"{self.title} environment {dest} could not be created: {reason}")
+            try:
+                self.create(dest)
+            except RuntimeError as err:
+                raise RuntimeError(f"{self.title} environment {dest} could not be created: {err}") from err
+        return python_of(dest)
+
     def create(self, dest: Path, python: str = sys.executable) -> str:
         """Create (or re-create) the environment at ``dest``; return its smoke-test line.
 

@@ -24,12 +24,7 @@ def nnunet_python() -> Path:
     """The nnU-Net environment's interpreter; created when missing, else the test is skipped with why."""
     tools = _env_module()
     dest = Path(os.environ.get("SEG3D_NNUNET_VENV", REPO / ".venv-nnunet"))
-    if not tools.is_ready(dest):
-        reason = tools.failure(dest)
-        if reason is not None:
-            pytest.skip(f"nnU-Net environment {dest} could not be created (run `make nnunet-env`): {reason}")
-        try:
-            tools.create(dest)
-        except RuntimeError as err:
-            pytest.skip(f"nnU-Net environment {dest} could not be created: {err}")
-    return tools.python_of(dest)
+    try:
+        return tools.RECIPE.ensure(dest)
+    except RuntimeError as err:
+        pytest.skip(f"{err} (`make nnunet-env` retries)")

@@ -49,17 +49,10 @@ def monailabel_python(eh) -> Path:
     """The MONAI Label environment's interpreter; created when missing, else the test is skipped with why."""
     tools = _env_module()
     dest = Path(os.environ.get("SEG3D_MONAILABEL_VENV", eh.REPO / ".venv-monailabel"))
-    if not tools.is_ready(dest):
-        reason = tools.failure(dest)
-        if reason is not None:
-            pytest.skip(
-                f"MONAI Label environment {dest} could not be created (run `make monailabel-env`): {reason}"
-            )
-        try:
-            tools.create(dest)
-        except RuntimeError as err:
-            pytest.skip(f"MONAI Label environment {dest} could not be created: {err}")
-    return tools.python_of(dest)
+    try:
+        return tools.RECIPE.ensure(dest)
+    except RuntimeError as err:
+        pytest.skip(f"{err} (`make monailabel-env` retries)")
 
 
 def _ml_env(tmp_path: Path) -> dict[str, str]:
