@@ -6,7 +6,8 @@
   kill mid-epoch) writes ``models/checkpoint_latest.pt`` = ``{name: obj.state_dict()}`` for network,
   optimizer, LR scheduler, the other stateful handlers and the trainer itself (epoch, iteration).
 * :class:`ResumeCheckpointLoader` - MONAI's ``CheckpointLoader`` that loads the same dict back into the
-  trainer it is attached to (so a config needs no trainer -> handler -> trainer reference cycle).
+  trainer it is attached to (so a config needs no trainer -> handler -> trainer reference cycle); objects
+  named ``optional_keys`` may be missing from an older checkpoint.
 
 MONAI's ``CheckpointSaver`` writes with ``atomic=False`` and keeps a bare state dict for a single object;
 here every file goes to a temporary name in the same folder and is renamed over the old one
@@ -22,7 +23,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,18 +224,30 @@ class ResumeCheckpointLoader(CheckpointLoader):
     Put it first among the trainer's handlers with the ``save_dict`` of :class:`LatestCheckpointSaver`:
     epoch and iteration counts, optimizer and scheduler state continue where the checkpoint left them.
 
+    Ignite's ``Checkpoint.load_objects`` fails on any object of ``load_dict`` that the file lacks (``strict``
+    only concerns the keys inside a network's state dict). Objects added to the checkpoint later (e.g. the
+    training curves) go in ``optional_keys``: a checkpoint written before them still resumes, and they start
+    afresh with a warning.
+
     Args:
         load_path: the checkpoint file; a missing file raises ``FileNotFoundError`` naming it.
         load_dict: ``{name: object with load_state_dict()}`` (without the trainer).
         trainer_key: the name of the trainer's state in the file.
+        optional_keys: names in ``load_dict`` that the checkpoint may lack.
         kwargs: other ``CheckpointLoader`` arguments (``map_location``, ``strict``, ...).
     """
 
     def __init__(
-        self, load_path: str, load_dict: Mapping[str, Any], trainer_key: str = "trainer", **kwargs: Any
+        self,
+        load_path: str,
+        load_dict: Mapping[str, Any],
+        trainer_key: str = "trainer",
+        optional_keys: Sequence[str] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(load_path=str(load_path), load_dict=dict(load_dict), **kwargs)
         self.trainer_key = trainer_key
+        self.optional_keys = tuple(optional_keys)
 
     def attach(self, engine: Engine) -> None:
         """Add ``engine`` to the objects to restore and load them at ``STARTED``.
@@ -252,6 +265,15 @@ class ResumeCheckpointLoader(CheckpointLoader):
                 f"{self.load_path}: no checkpoint to resume from (train once without `--resume true` first)"
             )
         self.load_dict = {k: unwrap(v) for k, v in self.load_dict.items()}
+        optional = [k for k in self.optional_keys if k in self.load_dict]
+        if optional:  # memory-mapped: only the keys are read here
+            saved = torch.load(self.load_path, map_location="cpu", weights_only=True, mmap=True)
+            for key in optional:
+                if key not in saved:
+                    self.logger.warning(
+                        f"{self.load_path}: no {key!r} state (an older checkpoint); it starts afresh"
+                    )
+                    del self.load_dict[key]
         super().__call__(engine)
 
 

@@ -1,7 +1,8 @@
 """Pictures of a training and an evaluation: learning curves, contour overlays, attention maps (PNG).
 
 * :class:`TrainingCurves` - trainer handler: loss per epoch and the validator's metrics (mean Dice and
-  per-class Dice from MONAI's ``MeanDice(save_details=True)``) -> ``training_curves.png``, every epoch.
+  per-class Dice from MONAI's ``MeanDice(save_details=True)``) -> ``training_curves.png``, every epoch;
+  its history is a ``state_dict()``, so a resumed training keeps the epochs before the interruption.
 * :func:`save_segmentation_overlay` / :class:`OverlaySaver` - for each case, the slices with the most
   ground-truth foreground (axial, or axial/coronal/sagittal) with the ground truth as solid contours
   and the prediction as a translucent fill, coloured by class, with a legend of class names.
@@ -35,6 +36,7 @@ from monai.data import MetaTensor, decollate_batch
 from monai.handlers import from_engine
 from monai.utils import IgniteInfo, min_version, optional_import
 
+from bundle_tools.checkpoints import is_rank0
 from bundle_tools.report import class_name_map, item_case_name, write_bytes_atomic
 from bundle_tools.surface_metrics import spacing_from_meta
 
@@ -71,7 +73,14 @@ class TrainingCurves:
     of the trainer's handlers does not matter): the key metric (e.g. mean Dice) and, when the metric
     keeps details (``MeanDice(include_background=False, save_details=True)`` stores ``(cases, classes)``
     in ``engine.state.metric_details``), the per-class means over cases; other scalar metrics (e.g. HD95
-    in mm) go to a third panel. The picture is redrawn after every epoch.
+    in mm) go to a third panel. The picture is redrawn after every epoch, by rank 0 alone when
+    ``torch.distributed`` is initialised (the other ranks record the same history and draw nothing).
+
+    The history is the handler's :meth:`state_dict` (plain lists and dicts, readable with
+    ``torch.load(weights_only=True)``): put the handler in the latest checkpoint's ``save_dict`` and the
+    resume's ``load_dict``, and the picture of a resumed training starts at epoch 1. The state holds the
+    losses of the epoch in progress too, so an epoch interrupted midway still gets the mean over all its
+    iterations (put the checkpoint saver after this handler so the iteration that triggers a save counts).
 
     Args:
         output_dir: folder of the PNG.
@@ -109,6 +118,7 @@ class TrainingCurves:
         self._epoch_losses: list[float] = []
         self._trainer: Engine | None = None
         self._drawn_epoch = -1
+        self._resumed_losses: tuple[int, list[float]] | None = None  # (epoch, its losses) from a checkpoint
 
     def attach(self, engine: Engine) -> None:
         """Register on the trainer (and on the validator's ``COMPLETED`` when one is given).
@@ -155,8 +165,29 @@ class TrainingCurves:
             if self.metric_name is None:
                 self.metric_name = next(iter(metrics))
 
-    def draw(self) -> Path:
-        """Write the PNG from the recorded history; returns its path."""
+    def state_dict(self) -> dict[str, Any]:
+        """The history, the main metric's name and the losses of the epoch in progress (plain containers)."""
+        return {
+            "history": _plain_history(self.history),
+            "metric_name": self.metric_name,
+            "epoch": int(self._trainer.state.epoch) if self._trainer is not None else 0,
+            "epoch_losses": [float(v) for v in self._epoch_losses],
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (the next epoch of the trainer continues it).
+
+        Args:
+            state_dict: the state of a previous run, e.g. from the latest checkpoint.
+        """
+        self.history = _plain_history(state_dict["history"])
+        if self.metric_name is None:
+            self.metric_name = state_dict.get("metric_name")
+        losses = [float(v) for v in state_dict.get("epoch_losses", [])]
+        self._resumed_losses = (int(state_dict.get("epoch", 0)), losses) if losses else None
+
+    def figure(self) -> Figure:
+        """The figure of the recorded history (loss; main metric and per class; other metrics)."""
         others = [k for k in self.history["metrics"] if k != self.metric_name]
         panels = 1 + bool(self.metric_name) + bool(others)
         fig = _figure((5.0 * panels, 4.0))
@@ -212,10 +243,24 @@ class TrainingCurves:
         for ax in axes:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.tight_layout()
-        return _save_figure(fig, self.path)
+        return fig
+
+    def draw(self) -> Path | None:
+        """Write the PNG from the recorded history; returns its path (None on ranks other than 0)."""
+        if not is_rank0():
+            return None
+        return _save_figure(self.figure(), self.path)
 
     def _start_epoch(self, engine: Engine) -> None:
         self._epoch_losses = []
+        if self._resumed_losses is None:
+            return
+        (epoch, losses), self._resumed_losses = self._resumed_losses, None
+        if epoch == engine.state.epoch:  # resumed mid-epoch: the iterations before the checkpoint count too
+            self._epoch_losses = losses
+        elif 0 < epoch < engine.state.epoch and epoch not in self.history["epoch"]:
+            # saved at the end of that epoch by a checkpoint saver that runs before this handler
+            self.record(epoch, loss=float(np.mean(losses)))
 
     def _record_iteration(self, engine: Engine) -> None:
         loss = self.loss_transform(engine.state.output)
@@ -633,6 +678,17 @@ def _class_colour(c: int) -> tuple[float, float, float, float]:
 def _unit_range(values: Sequence[float]) -> bool:
     finite = [v for v in values if np.isfinite(v)]
     return bool(finite) and min(finite) >= 0.0 and max(finite) <= 1.0
+
+
+def _plain_history(history: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a :class:`TrainingCurves` history of Python ints, floats, strings, lists and dicts only."""
+    return {
+        "epoch": [int(e) for e in history["epoch"]],
+        "loss": [float(v) for v in history["loss"]],
+        "val_epoch": [int(e) for e in history["val_epoch"]],
+        "metrics": {str(k): [float(v) for v in vs] for k, vs in history["metrics"].items()},
+        "per_class": {str(k): [float(v) for v in vs] for k, vs in history["per_class"].items()},
+    }
 
 
 def _is_scalar(value: Any) -> bool:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from ignite.engine import Engine  # noqa: E402
+from ignite.engine import Engine, Events  # noqa: E402
 from matplotlib.image import imread  # noqa: E402
 from monai.data import DataLoader, Dataset, MetaTensor  # noqa: E402
 from monai.engines import SupervisedEvaluator, SupervisedTrainer  # noqa: E402
@@ -114,6 +114,66 @@ def test_training_curves_from_recorded_values_only_loss(tmp_path):
     pixels = _png(curves.draw())
     assert pixels.shape == (400, 500, 3)
     assert (pixels.min(axis=-1) < 0.2).sum() > 200  # the black loss line and labels
+
+
+def _through_weights_only_file(state, path):
+    torch.save(state, path)
+    return torch.load(path, weights_only=True)
+
+
+def test_training_curves_state_survives_a_weights_only_checkpoint_and_draws_all_epochs(tmp_path):
+    curves = TrainingCurves(tmp_path / "first", class_names=NAMES)
+    for epoch in range(1, 5):
+        curves.record(epoch, loss=1.0 / epoch)
+        hd95 = {"val_hd95": 10.0 - epoch} if epoch > 1 else {}  # a metric missing in epoch 1 (NaN)
+        curves.record(
+            epoch,
+            metrics={"val_mean_dice": 0.2 * epoch, **hd95},
+            per_class={"liver": 0.25 * epoch, "spleen": 0.15 * epoch},
+        )
+    state = _through_weights_only_file(curves.state_dict(), tmp_path / "checkpoint.pt")
+
+    resumed = TrainingCurves(tmp_path / "resumed", class_names=NAMES)
+    resumed.load_state_dict(state)
+    np.testing.assert_equal(resumed.history, curves.history)  # NaN equals NaN here
+    assert resumed.metric_name == "val_mean_dice"
+    fig = resumed.figure()
+    loss_ax, dice_ax, other_ax = fig.axes
+    assert list(loss_ax.lines[0].get_xdata()) == [1, 2, 3, 4]
+    assert [list(line.get_xdata()) for line in dice_ax.lines] == [[1, 2, 3, 4]] * 3  # mean, liver, spleen
+    assert list(other_ax.lines[0].get_ydata())[1:] == [8.0, 7.0, 6.0]
+    assert _png(resumed.draw()).shape == (400, 1500, 3)
+
+
+@pytest.mark.parametrize("saved_at", ["mid_epoch", "epoch_end_before_the_curves"])
+def test_training_curves_of_a_resumed_trainer_equal_an_uninterrupted_run(saved_at, tmp_path):
+    """Losses are the iteration numbers, so each epoch's mean shows which iterations it covers."""
+    data, snapshot = [0, 1, 2, 3], {}
+
+    def trainer() -> Engine:
+        return Engine(lambda engine, batch: {"loss": float(engine.state.iteration)})
+
+    def save(engine: Engine) -> None:
+        state = {"trainer": engine.state_dict(), "curves": curves.state_dict()}
+        snapshot.update(_through_weights_only_file(state, tmp_path / "checkpoint.pt"))
+
+    first, curves = trainer(), TrainingCurves(tmp_path / "first")
+    if saved_at == "mid_epoch":  # the bundles' order: the checkpoint saver after the curves
+        curves.attach(first)
+        first.add_event_handler(Events.ITERATION_COMPLETED(once=6), save)
+    else:  # a saver before the curves writes at the end of epoch 1, before they record its loss
+        first.add_event_handler(Events.EPOCH_COMPLETED(once=1), save)
+        curves.attach(first)
+    first.run(data, max_epochs=3)
+    assert curves.history["loss"] == [2.5, 6.5, 10.5]
+
+    second, resumed = trainer(), TrainingCurves(tmp_path / "resumed")
+    resumed.attach(second)
+    second.load_state_dict(snapshot["trainer"])
+    resumed.load_state_dict(snapshot["curves"])
+    second.run(data)
+    assert resumed.history == curves.history
+    assert list(resumed.figure().axes[0].lines[0].get_xdata()) == [1, 2, 3]
 
 
 def test_representative_slice_has_most_foreground():

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,13 +65,41 @@ def synth(task: str, out: Path, cases: int = 6, size: Sequence[int] = (40, 40, 3
     return out
 
 
-def run_bundle(args: Sequence[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+def bundle_cmd(args: Sequence[Any]) -> list[str]:
+    """The command line ``python -m monai.bundle ARGS`` (paths and numbers as strings)."""
+    return [sys.executable, "-m", "monai.bundle", *map(str, args)]
+
+
+def run_bundle(args: Sequence[Any], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     """``python -m monai.bundle ARGS`` in ``cwd``; fails the test with the output tail on a non-zero exit."""
-    cmd = [sys.executable, "-m", "monai.bundle", *map(str, args)]
+    cmd = bundle_cmd(args)
     proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-6000:]}")
     return proc
+
+
+def popen_bundle(args: Sequence[Any], cwd: Path, capture_output: bool = False) -> subprocess.Popen:
+    """``python -m monai.bundle ARGS`` started in ``cwd`` and in a new session, to watch while it runs.
+
+    Stop it with :func:`stop_bundle`. With ``capture_output``, stdout and stderr go to one text pipe.
+    """
+    return subprocess.Popen(
+        bundle_cmd(args),
+        cwd=cwd,
+        env=env(),
+        stdout=subprocess.PIPE if capture_output else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if capture_output else subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def stop_bundle(proc: subprocess.Popen) -> str:
+    """Kill a :func:`popen_bundle` process and its workers (its session) if it still runs; its output."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    return proc.communicate()[0] or ""
 
 
 def copy_bundle(name: str, dest_root: Path) -> Path:
@@ -124,6 +154,8 @@ def bh():
         env=env,
         synth=synth,
         run_bundle=run_bundle,
+        popen_bundle=popen_bundle,
+        stop_bundle=stop_bundle,
         copy_bundle=copy_bundle,
         config_list=config_list,
         load_json=load_json,

@@ -6,10 +6,6 @@ as the threshold is reached, which keeps the test short."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -46,16 +42,7 @@ def test_abdominal_bundle_reaches_dice_threshold_on_easy_data(bundle_copy, bh, t
         "--progress_bar",
         "False",
     ]
-    cmd = [sys.executable, "-m", "monai.bundle", *map(str, args)]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=tmp_path,
-        env=bh.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = bh.popen_bundle(args, cwd=tmp_path, capture_output=True)
     best_path = bundle / "models" / "model.pt"
     best = {"metric": float("-inf"), "epoch": 0}
     deadline = time.monotonic() + 420
@@ -69,9 +56,7 @@ def test_abdominal_bundle_reaches_dice_threshold_on_easy_data(bundle_copy, bh, t
                 break
             time.sleep(1.0)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        output = proc.communicate()[0]
+        output = bh.stop_bundle(proc)
     if best_path.exists():
         best = torch.load(best_path, weights_only=True)
     assert best["metric"] > THRESHOLD, (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ def _adam_steps(ckpt) -> int:
     return int(next(iter(ckpt["optimizer"]["state"].values()))["step"])
 
 
-def test_training_killed_mid_epoch_resumes_epochs_and_optimizer(bundle_copy, bh, tmp_path_factory):
+def test_training_killed_mid_epoch_resumes_epochs_optimizer_and_curves(bundle_copy, bh, tmp_path_factory):
     data = bh.synth("abdominal", tmp_path_factory.mktemp("resume") / "ds", cases=10, size=(40, 40, 32))
     bundle = bundle_copy(NAME)
     args = [
@@ -44,33 +43,28 @@ def test_training_killed_mid_epoch_resumes_epochs_and_optimizer(bundle_copy, bh,
         "False",
         *bh.SMALL,
     ]
-    cmd = [sys.executable, "-m", "monai.bundle", *map(str, args)]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=tmp_path_factory.getbasetemp(),
-        env=bh.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = bh.popen_bundle(args, cwd=tmp_path_factory.getbasetemp())
     ckpt_path = bundle / "models" / "checkpoint_latest.pt"
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             if ckpt_path.exists():
                 state = _latest(bundle)["trainer"]
-                if state["iteration"] % state["epoch_length"] != 0:  # mid-epoch
+                it, length = state["iteration"], state["epoch_length"]
+                if it > length and it % length != 0:  # mid-epoch, after epoch 1 (so curves have history)
                     break
             time.sleep(0.2)
         assert proc.poll() is None, "training finished before it could be killed mid-epoch"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        bh.stop_bundle(proc)
     killed = _latest(bundle)
     it0, length = killed["trainer"]["iteration"], killed["trainer"]["epoch_length"]
-    assert 0 < it0 < 3 * length and it0 % length != 0
+    assert length < it0 < 3 * length and it0 % length != 0
     assert _adam_steps(killed) == it0
+    done = it0 // length  # epochs completed before the kill
+    curves0 = killed["training_curves"]
+    assert curves0["history"]["epoch"] == curves0["history"]["val_epoch"] == list(range(1, done + 1))
+    assert len(curves0["epoch_losses"]) == it0 % length  # the interrupted epoch's losses so far
 
     bh.run_bundle([*args, "--resume", "True"], cwd=tmp_path_factory.getbasetemp())
     final = _latest(bundle)
@@ -80,6 +74,11 @@ def test_training_killed_mid_epoch_resumes_epochs_and_optimizer(bundle_copy, bh,
     # the optimizer continued from the checkpoint: its step count covers the iterations of both runs
     assert _adam_steps(final) == final["trainer"]["iteration"] > final["trainer"]["iteration"] - it0
     assert final["lr_scheduler"]["last_epoch"] == 3
+    # the curves of the resumed run start at epoch 1: the epochs before the kill keep their losses
+    curves = final["training_curves"]["history"]
+    assert curves["epoch"] == curves["val_epoch"] == [1, 2, 3]
+    assert curves["loss"][:done] == curves0["history"]["loss"]
+    assert len(curves["metrics"]["val_mean_dice"]) == 3
     assert not list((bundle / "models").glob(".*.tmp"))  # a kill during a save leaves no stale temp file
 
 
