@@ -11,12 +11,15 @@ processes on a small machine slow each other several-fold):
   bundle, amp on and off, against MONAI's stock ``SupervisedTrainer(amp=True)``;
 - ``evaluation`` benchmarks/bench_evaluation.py: Dice + HD95 + ASSD of one 512x512x200 case pair;
 - ``networks``   benchmarks/bench_networks.py: training step of each network against MONAI's;
-- ``data_prep``  benchmarks/bench_data_prep.py: analyze and prepare throughput.
+- ``data_prep``  benchmarks/bench_data_prep.py: analyze and prepare throughput;
+- ``gpu``        benchmarks/bench_gpu.py: on a CUDA device, inference of the abdominal bundle vs MONAI's stock
+  fp32 sliding window and training steps of each bundle, with fp16/bf16 autocast, channels-last,
+  ``cudnn.benchmark`` and ``torch.compile``; without one it says the GPU figures stay pending and exits 0.
 
 ``--quick`` runs every part on tiny sizes without touching BENCHMARKS.md (CI runs it so the harness cannot
-rot; it asserts nothing about time).
+rot; it asserts nothing about time); the ``gpu`` part then runs its code on the CPU (``--device cpu``).
 
-    python benchmarks/harness.py [--quick] [--only inference training evaluation networks data_prep]
+    python benchmarks/harness.py [--quick] [--only inference training evaluation networks data_prep gpu]
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ PARTS = {
     "evaluation": "bench_evaluation.py",
     "networks": "bench_networks.py",
     "data_prep": "bench_data_prep.py",
+    "gpu": "bench_gpu.py",
 }
+QUICK_ARGS = {"gpu": ["--device", "cpu"]}  # no CUDA where CI runs: exercise the GPU part's code on the CPU
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     failed = []
     for part in args.only:
-        cmd = [sys.executable, str(HERE / PARTS[part])] + (["--quick", "--no-write"] if args.quick else [])
+        cmd = [sys.executable, str(HERE / PARTS[part])]
+        cmd += ["--quick", "--no-write", *QUICK_ARGS.get(part, [])] if args.quick else []
         print(f"== {part}: {' '.join(cmd[1:])}", flush=True)
         start = time.perf_counter()
         if subprocess.run(cmd, cwd=HERE.parent).returncode != 0:

@@ -1,0 +1,388 @@
+"""The CUDA part of the speed harness: inference and training of the bundles on a GPU, with mixed precision,
+channels-last, ``cudnn.benchmark`` and ``torch.compile`` switched on one after another.
+
+Inference of one random volume of ``--shape`` on the device with the abdominal bundle's network and ROI
+(inference.json's ``network_def`` and ``roi_size``, random weights: speed only, the figures do not depend
+on the weights). Rows:
+
+- ``stock MONAI fp32`` (anchor): ``SlidingWindowInferer(roi_size, sw_batch_size=4, overlap=0.5)`` as Model
+  Zoo configs set it, float32, contiguous tensors, ``cudnn.benchmark`` off;
+- the same inferer under ``torch.autocast`` float16, then bfloat16 (as MONAI's evaluator with ``amp=True``
+  wraps the inferer call); then bfloat16 + channels-last (``channels_last_3d`` network and input), + cuDNN
+  autotuning (``torch.backends.cudnn.benchmark = True``), + ``torch.compile(network)``;
+- ``bundle inference.json``: the bundle's own inferer (``inferer``) and settings as shipped, called through
+  its evaluator's ``autocast_network()`` (``AmpSupervisedEvaluator``: float16 autocast on CUDA).
+
+Training: one step (forward, the bundle's loss from its train.json, backward, the bundle's optimizer step) of
+each bundle on random tensors at its ``roi_size`` x ``batch_size * num_samples`` patches (what its trainer
+sees per iteration). Rows: float32 (anchor); MONAI's stock ``SupervisedTrainer(amp=True)`` on CUDA (float16
+autocast around forward and loss + ``GradScaler``); bfloat16 autocast (loss in float32 outside it, as
+``bundle_tools.AmpSupervisedTrainer`` computes it); + channels-last; + ``cudnn.benchmark``; +
+``torch.compile(network)``. Iterations/s and voxels/s, ratio to the float32 anchor.
+
+Each row runs in its own process (its own peak memory, cuDNN and compile state; a failure stays in its row):
+untimed warm-up first (its first call, which includes compilation and autotuning, is reported separately as
+"first call s" and excluded from the median), then the median of ``--repeats`` volumes / ``--steps`` steps,
+with ``torch.cuda.synchronize()`` around each. Peak memory: ``torch.cuda.max_memory_allocated`` over the
+timed calls on CUDA, growth of the process's maximum resident set elsewhere.
+
+Without a CUDA device ``--device cuda`` prints that the GPU figures stay pending and exits 0. ``--device cpu
+--quick`` runs every code path on tiny sizes (volume 64x64x32, ROI 32x32x16, 1 patch, 1 repeat; float16 and
+``torch.compile`` rows are skipped on a CPU) so CI can check it. A full CUDA run writes the table into
+BENCHMARKS.md between ``<!-- gpu:start -->`` and ``<!-- gpu:end -->`` unless ``--no-write``.
+
+    python benchmarks/bench_gpu.py [--device cuda] [--quick] [--shape 256 256 128] [--repeats 5] [--steps 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine_summary, write_section  # noqa: E402
+from bench_bundle_training import BUNDLES, bundle_settings  # noqa: E402
+from bench_inference import BUNDLE, STOCK, peak_rss_mib  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = {"shape": [64, 64, 32], "roi": [32, 32, 16], "patches": 1}  # ROI sides divisible by 2**4
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row: what is switched on. ``dtype`` is the autocast dtype (None: float32)."""
+
+    name: str
+    dtype: str | None = None
+    channels_last: bool = False
+    cudnn_benchmark: bool = False
+    compile: bool = False
+    grad_scaler: bool = False
+    bundle: bool = False
+
+    def skipped_on(self, device: torch.device) -> bool:
+        """float16 and torch.compile rows are left out on a CPU (no fast float16 kernels; compile is slow)."""
+        return device.type == "cpu" and (self.dtype == "float16" or self.compile)
+
+    def settings(self) -> str:
+        parts = [f"{self.dtype} autocast" if self.dtype else "float32"]
+        parts += ["GradScaler"] if self.grad_scaler else []
+        parts += ["channels-last" if self.channels_last else "contiguous"]
+        parts += ["cudnn.benchmark"] * self.cudnn_benchmark + ["torch.compile"] * self.compile
+        return ", ".join(parts)
+
+
+_BF16_CL = Variant("bf16 + channels-last", "bfloat16", channels_last=True)
+_BF16_CL_BENCH = replace(_BF16_CL, name="bf16 + channels-last + cudnn.benchmark", cudnn_benchmark=True)
+_STACK = [
+    Variant("bf16 autocast", "bfloat16"),
+    _BF16_CL,
+    _BF16_CL_BENCH,
+    replace(_BF16_CL_BENCH, name="bf16 + channels-last + cudnn.benchmark + torch.compile", compile=True),
+]
+INFERENCE = [
+    Variant("stock MONAI fp32 (anchor)"),
+    Variant("fp16 autocast", "float16"),
+    *_STACK,
+    Variant("bundle inference.json", bundle=True),
+]
+TRAINING = [
+    Variant("fp32 (anchor)"),
+    Variant("MONAI stock amp=True (fp16 + GradScaler)", "float16", grad_scaler=True),
+    *_STACK,
+]
+
+
+def bundle_parser(bundle: str, config: str, device: torch.device, roi: list[int], channels_last: bool | None):
+    """A ConfigParser of ``bundles/<bundle>/configs/<config>`` on ``device`` at ``roi`` (channels-last as given)."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(REPO / "bundles" / bundle / "configs" / config))
+    parser.update({"device": f"$torch.device('{device}')", "roi_size": roi})
+    if channels_last is not None:  # the networks' own option: channels-last weights and inputs
+        parser["channels_last"] = channels_last
+    return parser
+
+
+def _autocast(device: torch.device, dtype: str | None) -> Callable[[], AbstractContextManager]:
+    if dtype is None:
+        return nullcontext
+    return lambda: torch.autocast(device.type, dtype=getattr(torch, dtype))
+
+
+def _float32(out: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    return [o.float() for o in out] if isinstance(out, (list, tuple)) else out.float()
+
+
+def timed(fn: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> dict:
+    """Seconds of the first warm-up call, median of ``repeats`` timed calls, and the peak memory in MiB."""
+    cuda = device.type == "cuda"
+    sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
+
+    def once() -> float:
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - start
+
+    baseline = peak_rss_mib()
+    first = [once() for _ in range(max(warmup, 1))][0]
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    seconds = [once() for _ in range(repeats)]
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else peak_rss_mib() - baseline
+    return {"first_s": first, "median_s": statistics.median(seconds), "peak_mib": peak}
+
+
+def inference_row(spec: dict) -> dict:
+    """One inference row in this process (``--worker``)."""
+    from monai.inferers import SlidingWindowInferer
+
+    device, v = torch.device(spec["device"]), Variant(**spec["variant"])
+    torch.manual_seed(0)
+    torch.backends.cudnn.benchmark = v.cudnn_benchmark
+    parser = bundle_parser(
+        BUNDLE.name, "inference.json", device, spec["roi"], None if v.bundle else v.channels_last
+    )
+    if v.bundle:  # the evaluator as shipped, without its data, post-processing and checkpoint handlers
+        parser.update({"dataloader": "$[]", "postprocessing": None, "handlers": []})
+        evaluator = parser.get_parsed_content("evaluator")
+        network, forward = evaluator.network, evaluator.autocast_network()
+        inferer = parser.get_parsed_content("inferer")
+        sw, policy = parser.get_parsed_content("sw_inferer"), evaluator.amp_policy
+        settings = (f"overlap {sw.overlap}, sw_batch {sw.sw_batch_size}, {sw.mode},"
+                    f" {str(policy.dtype).removeprefix('torch.')}{' autocast' if policy.enabled else ''},"
+                    f" {'channels-last' if network.channels_last else 'contiguous'}")  # fmt: skip
+        autocast = nullcontext
+    else:
+        network = parser.get_parsed_content("network")
+        inferer = SlidingWindowInferer(roi_size=spec["roi"], **STOCK)  # Model Zoo's: mode "constant"
+        forward = torch.compile(network) if v.compile else network
+        settings = f"overlap {STOCK['overlap']}, sw_batch {STOCK['sw_batch_size']}, constant, {v.settings()}"
+        autocast = _autocast(device, v.dtype)
+    network.eval()
+    image = torch.randn(1, parser["network_def"]["in_channels"], *spec["shape"], device=device)
+    if v.channels_last:
+        image = image.contiguous(memory_format=torch.channels_last_3d)
+
+    def call() -> None:
+        with torch.no_grad(), autocast():
+            inferer(image, forward)
+
+    return {"settings": settings, **timed(call, device, 1, spec["repeats"])}
+
+
+def training_row(spec: dict) -> dict:
+    """One training row in this process (``--worker``): a step of the bundle's network, loss and optimizer."""
+    device, v = torch.device(spec["device"]), Variant(**spec["variant"])
+    torch.manual_seed(0)
+    torch.backends.cudnn.benchmark = v.cudnn_benchmark
+    parser = bundle_parser(spec["bundle"], "train.json", device, spec["roi"], v.channels_last)
+    classes = parser["num_classes"]
+    if parser.get("class_weights") is not None:  # from the dataset's plan.json: uniform here, same cost
+        parser["class_weights"] = f"$torch.ones({classes})"
+    network = parser.get_parsed_content("network")
+    loss_fn, optimizer = parser.get_parsed_content("loss"), parser.get_parsed_content("optimizer")
+    if isinstance(loss_fn, torch.nn.Module):
+        loss_fn.to(device)
+    network.train()
+    model = torch.compile(network) if v.compile else network
+    out_channels = parser.get_parsed_content("network_def#out_channels")
+    shape = (spec["patches"], parser["network_def"]["in_channels"], *spec["roi"])
+    x = torch.randn(*shape, device=device)
+    if v.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    if out_channels == classes:  # class indices, one-hot encoded by the loss
+        y = torch.randint(0, classes, (shape[0], 1, *shape[2:]), device=device).float()
+    else:  # multi-label (brain tumour: TC, WT, ET), one binary channel per output
+        y = torch.randint(0, 2, (shape[0], out_channels, *shape[2:]), device=device).float()
+    autocast = _autocast(device, v.dtype)
+    scaler = torch.amp.GradScaler(device.type) if v.grad_scaler else None
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            out = model(x)
+            if scaler is not None:  # MONAI's SupervisedTrainer: the loss inside autocast too
+                loss = loss_fn(out, y)
+        if scaler is None:
+            loss_fn(_float32(out), y).backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
+    return {"settings": v.settings(), **timed(step, device, spec["warmup"], spec["steps"])}
+
+
+def measure(spec: dict, timeout: float) -> dict | str:
+    """Run one row in a fresh process; a reason string when it fails or runs out of time."""
+    v = Variant(**spec["variant"])
+    if v.skipped_on(torch.device(spec["device"])):
+        return "skipped on CPU"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    try:
+        result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"not finished in {timeout:.0f} s"
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        print(result.stderr[-3000:], file=sys.stderr)
+        return f"failed: {last[:200]}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def device_summary(device: torch.device) -> str:
+    """The GPU's name, memory, CUDA and cuDNN versions, then the host's description."""
+    if device.type != "cuda":
+        return f"no GPU ({device}); host: {machine_summary()}"
+    props = torch.cuda.get_device_properties(device)
+    return (
+        f"{torch.cuda.get_device_name(device)}, {props.total_memory / 2**30:.0f} GiB, CUDA {torch.version.cuda},"
+        f" cuDNN {torch.backends.cudnn.version()}; host: {machine_summary()}"
+    )
+
+
+def _brief(r: dict | str, key: str, unit: str) -> str:
+    return r if isinstance(r, str) else f"{r[key]:.3f} {unit}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="cuda", help="torch device (default cuda; cpu for the smoke run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, one repeat, BENCHMARKS.md untouched"
+    )
+    parser.add_argument("--shape", type=int, nargs=3, default=[256, 256, 128], help="inference volume")
+    parser.add_argument("--repeats", type=int, default=5, help="timed volumes per inference row (median)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per training row (median)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
+    parser.add_argument(
+        "--bundles", nargs="+", choices=sorted(BUNDLES), default=list(BUNDLES), help="bundles (default: all)"
+    )
+    parser.add_argument("--row-timeout", type=float, default=1200, help="seconds before a row is given up")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        spec = json.loads(args.worker)
+        print(json.dumps(inference_row(spec) if spec["table"] == "inference" else training_row(spec)))
+        return 0
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(f"no CUDA device: torch {torch.__version__} sees none, so the GPU figures stay pending in"
+              " BENCHMARKS.md (run `python benchmarks/harness.py --only gpu` on a CUDA machine)")  # fmt: skip
+        return 0
+    if args.quick:
+        args.shape, args.repeats, args.steps, args.warmup = QUICK["shape"], 1, 1, 1
+    infer_config = json.loads((BUNDLE / "configs" / "inference.json").read_text(encoding="utf-8"))
+    roi = QUICK["roi"] if args.quick else infer_config["roi_size"]
+    base = {"device": str(device), "repeats": args.repeats, "steps": args.steps, "warmup": args.warmup}
+
+    inference: list[tuple[Variant, dict | str]] = []
+    for v in INFERENCE:
+        spec = {**base, "table": "inference", "variant": asdict(v), "shape": args.shape, "roi": roi}
+        inference.append((v, measure(spec, args.row_timeout)))
+        print(f"inference {v.name}: {_brief(inference[-1][1], 'median_s', 's')}", flush=True)
+    training: list[tuple[str, str, Variant, dict | str]] = []
+    for bundle in args.bundles:
+        settings = bundle_settings(bundle)
+        patches = QUICK["patches"] if args.quick else settings["batch_size"] * settings["num_samples"]
+        patch = QUICK["roi"] if args.quick else settings["roi_size"]
+        for v in TRAINING:
+            spec = {**base, "table": "training", "variant": asdict(v), "bundle": bundle, "roi": patch}
+            r = measure({**spec, "patches": patches}, args.row_timeout)
+            if isinstance(r, dict):
+                r["it_s"], r["mvox_s"] = 1 / r["median_s"], patches * math.prod(patch) / r["median_s"] / 1e6
+            training.append((bundle, f"{'x'.join(map(str, patch))} x {patches}", v, r))
+            print(f"training {bundle} {v.name}: {_brief(r, 'it_s', 'it/s')}", flush=True)
+
+    table = report(args, device, roi, infer_config, inference, training)
+    print(table)
+    if args.no_write or args.quick or device.type != "cuda":
+        print("BENCHMARKS.md not updated (--no-write, --quick or not a CUDA device)")
+    else:
+        write_section(REPO / "BENCHMARKS.md", "gpu", table)
+    failed = [r for _, r in inference if isinstance(r, str) and r.startswith(("failed", "not finished"))]
+    failed += [r for *_, r in training if isinstance(r, str) and r.startswith(("failed", "not finished"))]
+    return 1 if failed else 0
+
+
+def report(
+    args: argparse.Namespace,
+    device: torch.device,
+    roi: list[int],
+    infer_config: dict,
+    inference: list[tuple[Variant, dict | str]],
+    training: list[tuple[str, str, Variant, dict | str]],
+) -> str:
+    """The markdown section: command, machine, method, the inference and the training tables."""
+    memory = "peak MiB (CUDA allocated)" if device.type == "cuda" else "peak RSS growth MiB"
+    anchor = inference[0][1]["median_s"] if isinstance(inference[0][1], dict) else None
+    lines = [
+        "## GPU",
+        "",
+        f"- Command: `{' '.join(['python benchmarks/bench_gpu.py', *sys.argv[1:]])}`",
+        f"- Machine: {device_summary(device)}",
+        f"- Date: {time.strftime('%Y-%m-%d')}; every row in its own process, untimed warm-up first ('first call"
+        " s': compilation and cuDNN autotuning happen there, excluded from the median);"
+        " `torch.cuda.synchronize()` around every timed call; random weights and tensors (speed only).",
+        f"- Inference: {BUNDLE.name}'s AttentionUNet (channels {infer_config['network_def']['channels']},"
+        f" {infer_config['num_classes']} classes) at ROI {roi}, one {'x'.join(map(str, args.shape))} volume"
+        f" on the device, median of {args.repeats}. The fp16/bf16 rows autocast the whole inferer call (MONAI's"
+        " evaluator with amp=True); the bundle row is inference.json's inferer as shipped through"
+        " AmpSupervisedEvaluator.autocast_network().",
+        "",
+        f"| row | settings | s / volume | speed vs anchor | {memory} | first call s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for v, r in inference:
+        if isinstance(r, str):
+            lines.append(f"| {v.name} | {v.settings()} | {r} | | | |")
+        else:
+            ratio = f"{anchor / r['median_s']:.2f}x" if anchor else "-"
+            lines.append(f"| {v.name} | {r['settings']} | {r['median_s']:.3f} | {ratio} | {r['peak_mib']:.0f} |"
+                         f" {r['first_s']:.2f} |")  # fmt: skip
+    lines += [
+        "",
+        f"Training: one step (forward, the bundle's train.json loss, backward, its Adam step) on random patches,"
+        f" {args.warmup} warm-up + median of {args.steps} steps. The fp16 row is MONAI's stock"
+        " SupervisedTrainer(amp=True) on CUDA (loss inside autocast, GradScaler); the other autocast rows compute"
+        " the loss in float32 outside autocast, as bundle_tools.AmpSupervisedTrainer does. Ratio to the"
+        " bundle's fp32 row.",
+        "",
+        f"| bundle | patch x patches | variant | settings | it/s | Mvoxel/s | speed vs fp32 | {memory} |"
+        " first step s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    anchors = {b: r["it_s"] for b, _, v, r in training if v == TRAINING[0] and isinstance(r, dict)}
+    for bundle, patch, v, r in training:
+        if isinstance(r, str):
+            lines.append(f"| {bundle} | {patch} | {v.name} | {v.settings()} | {r} | | | | |")
+        else:
+            ratio = f"{r['it_s'] / anchors[bundle]:.2f}x" if bundle in anchors else "-"
+            lines.append(f"| {bundle} | {patch} | {v.name} | {r['settings']} | {r['it_s']:.2f} |"
+                         f" {r['mvox_s']:.2f} | {ratio} | {r['peak_mib']:.0f} | {r['first_s']:.2f} |")  # fmt: skip
+    if device.type != "cuda":
+        lines += ["", f"Not GPU figures: a smoke run on {device} (float16 and torch.compile rows skipped)."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
