@@ -41,9 +41,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from monai.data import MetaTensor
 from monai.engines import SupervisedEvaluator, SupervisedTrainer
 from monai.engines.utils import IterationEvents
 from monai.inferers import Inferer
+from monai.utils import convert_to_dst_type
 from monai.utils.enums import CommonKeys as Keys
 
 __all__ = [
@@ -172,15 +174,25 @@ def resolve_amp(
     return disabled
 
 
+def _map_tensors(fn: Callable[[torch.Tensor], Any], output: Any) -> Any:
+    """``fn`` applied to every tensor in ``output`` (a tensor, sequence or mapping of them)."""
+    if isinstance(output, torch.Tensor):
+        return fn(output)
+    if isinstance(output, Mapping):
+        return {k: _map_tensors(fn, v) for k, v in output.items()}
+    if isinstance(output, (list, tuple)):
+        return type(output)(_map_tensors(fn, v) for v in output)
+    return output
+
+
+def _plain(output: Any) -> Any:
+    """``output`` with every ``MetaTensor`` as a plain ``torch.Tensor`` (same data, no metadata)."""
+    return _map_tensors(lambda t: t.as_tensor() if isinstance(t, MetaTensor) else t, output)
+
+
 def _to_float32(output: Any) -> Any:
     """Cast half-precision floating tensors in ``output`` (tensor, sequence or mapping) to float32."""
-    if isinstance(output, torch.Tensor):
-        return output.float() if output.dtype in (torch.float16, torch.bfloat16) else output
-    if isinstance(output, Mapping):
-        return {k: _to_float32(v) for k, v in output.items()}
-    if isinstance(output, (list, tuple)):
-        return type(output)(_to_float32(v) for v in output)
-    return output
+    return _map_tensors(lambda t: t.float() if t.dtype in (torch.float16, torch.bfloat16) else t, output)
 
 
 def full_resolution_head(outputs: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
@@ -234,13 +246,21 @@ class _AutocastForward:
         self.single_head = single_head
 
     def __call__(self, inputs: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        """The network on plain tensors: a ``MetaTensor`` batch is unwrapped before the forward and its
+        metadata put back on the outputs. Inside the network every op of a ``MetaTensor`` goes through
+        its ``__torch_function__`` and returns an alias, which turned each in-place ReLU into a
+        ``CopySlices`` + ``as_strided`` pair in the backward (~18 % of a bf16 training step here).
+        """
+        meta = inputs if isinstance(inputs, MetaTensor) else None
+        inputs = _plain(inputs)
         if self.channels_last:
             inputs = to_channels_last(inputs)
         with self.policy.autocast(**self.autocast_kwargs):
             outputs = self.network(inputs, *args, **kwargs)
         if self.single_head and isinstance(outputs, (list, tuple)):
             outputs = full_resolution_head(outputs)
-        return _to_float32(outputs)
+        outputs = _to_float32(outputs)
+        return outputs if meta is None else _map_tensors(lambda t: convert_to_dst_type(t, meta)[0], outputs)
 
 
 class _PolicyInferer(Inferer):
@@ -262,8 +282,10 @@ class _Float32Loss:
         self.device_type = device_type
 
     def __call__(self, pred: Any, target: Any) -> torch.Tensor:
+        """The loss on plain float32 tensors (``MetaTensor`` metadata means nothing to a loss and costs an
+        alias per op in its backward)."""
         with torch.autocast(self.device_type, enabled=False):
-            return self.loss_function(_to_float32(pred), target)
+            return self.loss_function(_to_float32(_plain(pred)), _plain(target))
 
 
 def _split_amp_kwargs(

@@ -66,7 +66,7 @@ class SpatialGate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        return x * torch.sigmoid(self.norm(self.conv(pooled)))
+        return x * torch.sigmoid(self.norm(self.conv(pooled))).to(x.dtype)
 
 
 class CBAM(nn.Module):

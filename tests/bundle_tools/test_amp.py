@@ -8,6 +8,7 @@ import warnings
 import pytest
 import torch
 from monai.bundle import ConfigParser
+from monai.data import MetaTensor, list_data_collate
 from monai.engines import SupervisedTrainer
 from monai.engines.utils import IterationEvents
 from monai.handlers import MeanDice
@@ -163,6 +164,44 @@ def test_trainer_forward_runs_in_bfloat16_on_cpu_with_amp(fast_bf16_cpu):
     output = trainer.state.output
     assert set(output) == {"image", "label", "pred", "loss"}
     assert output["pred"].dtype == torch.float32 and output["loss"].dtype == torch.float32
+
+
+def test_network_and_loss_see_plain_tensors_and_pred_keeps_the_batch_metadata(fast_bf16_cpu):
+    """MetaTensor batches (what MONAI's LoadImaged pipelines give) enter the network and the loss unwrapped:
+    no per-op metadata tracking, no alias + in-place ReLU = CopySlices/as_strided backward."""
+    net, seen = TinyNet(), {}
+
+    def record_input(module, inputs) -> None:
+        seen["net"] = type(inputs[0])
+
+    net.conv.register_forward_pre_hook(record_input)
+
+    def loss(pred, target):
+        seen["loss"] = (type(pred), type(target))
+        graph, stack = set(), [pred.grad_fn]
+        while stack:  # every autograd node behind the prediction
+            fn = stack.pop()
+            if fn is not None and fn not in graph:
+                graph.add(fn)
+                stack.extend(n for n, _ in fn.next_functions)
+        seen["nodes"] = {type(fn).__name__ for fn in graph}
+        return DiceCELoss(to_onehot_y=True, softmax=True)(pred, target)
+
+    affine = torch.diag(torch.tensor([2.0, 3.0, 4.0, 1.0]))
+    items = [
+        {
+            "image": MetaTensor(torch.randn(1, 16, 16, 16), affine=affine),
+            "label": MetaTensor(torch.zeros(1, 16, 16, 16)),
+        }
+        for _ in range(2)
+    ]
+    trainer = make_trainer(net, loss=loss, amp=True)
+    trainer.data_loader = DataLoader(items, batch_size=2, collate_fn=list_data_collate)
+    trainer.run()
+    assert seen["net"] is torch.Tensor and seen["loss"] == (torch.Tensor, torch.Tensor)
+    assert not seen["nodes"] & {"CopySlices", "AsStridedBackward0"}
+    pred = trainer.state.output[0]["pred"]  # decollated: the first case
+    assert isinstance(pred, MetaTensor) and torch.equal(pred.affine, affine.double())
 
 
 def test_trainer_forward_runs_in_float32_with_amp_off():

@@ -28,6 +28,31 @@ def test_large_kernel_runs_float32_on_small_maps_and_bf16_on_large_ones_under_cp
     assert conv(small).dtype == torch.float32  # no autocast: plain float32 convolution
 
 
+def test_large_kernel_on_small_maps_returns_its_input_dtype_under_cpu_autocast():
+    torch.manual_seed(0)
+    conv = layers.conv(3, 2, 3, 7)
+    small = torch.randn(1, 2, 4, 4, 4).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(small)
+    assert out.dtype == torch.bfloat16  # computed in float32, handed on in the network's precision
+    expected = torch.nn.functional.conv3d(small.float(), conv.weight, conv.bias, padding=3)
+    torch.testing.assert_close(out.float(), expected, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_max_pool_keeps_bf16_under_cpu_autocast_and_equals_the_float32_pooling(spatial_dims):
+    torch.manual_seed(0)
+    pool = layers.max_pool(spatial_dims)
+    x = torch.randn(2, 4, *(8,) * spatial_dims).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = pool(x)
+    plain = torch.nn.functional.max_pool3d if spatial_dims == 3 else torch.nn.functional.max_pool2d
+    # stock CPU autocast would have copied x to float32 first (max_pool is on its float32 list)
+    assert out.dtype == torch.bfloat16 and out.shape[2:] == (4,) * spatial_dims
+    assert torch.equal(out.float(), plain(x.float(), 2))
+    assert torch.equal(pool(x.float()), plain(x.float(), 2))  # no autocast: the plain pooling
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("groups", [1, 16])
 def test_large_kernel_bf16_backward_on_maps_smaller_than_the_kernel_completes(groups):
