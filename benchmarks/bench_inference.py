@@ -18,8 +18,9 @@ Rows, each measured in a fresh subprocess (so its peak memory is its own):
 Timed: the sliding-window call on a preprocessed (intensity-normalised) tensor - the part nnU-Net's call covers;
 reading, resampling and writing are the same for every row - median of ``--repeats`` after one warm-up window.
 Dice: mean foreground Dice of the argmax against the label of a synthetic case of ``--shape`` (data_prep synth),
-with weights from training the bundle's train.json on synthetic cases of that size for ``--train-epochs``;
-the trained model is cached in ``benchmarks/.cache/``.
+with weights from training the bundle's train.json on ``--train-cases`` synthetic cases of that size for
+``--train-epochs`` on patches of ``--train-roi`` (smaller than the inference ROI, so a CPU trains it in minutes;
+the network is fully convolutional); the trained model is cached in ``benchmarks/.cache/``.
 
     python benchmarks/bench_inference.py [--quick] [--shape 256 256 128] [--repeats 2] [--no-nnunet]
 """
@@ -62,7 +63,8 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def trained_model(shape: list[int], roi: list[int], epochs: int, cases: int) -> tuple[Path, Path]:
-    """A synthetic abdominal dataset of ``shape`` and the bundle trained on it (cached by the settings)."""
+    """A synthetic abdominal dataset of ``shape`` and the bundle trained on it with patches of ``roi``
+    (cached by the settings)."""
     key = f"abdominal_{'x'.join(map(str, shape))}_roi{'x'.join(map(str, roi))}_e{epochs}_n{cases}"
     data, models = CACHE / key / "data", CACHE / key / "models"
     if not (data / "plan.json").is_file():
@@ -191,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         "--tta-shape", type=int, nargs=3, default=[128, 128, 64], help="TTA comparison volume"
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per row (median)")
-    parser.add_argument("--train-epochs", type=int, default=25, help="epochs of the cached trained model")
+    parser.add_argument("--train-epochs", type=int, default=50, help="epochs of the cached trained model")
+    parser.add_argument("--train-cases", type=int, default=8, help="synthetic cases (train/val/test split)")
+    parser.add_argument(
+        "--train-roi", type=int, nargs=3, default=[96, 96, 32], help="training patch of the cached model"
+    )
     parser.add_argument("--no-nnunet", action="store_true", help="skip the nnU-Net rows")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -204,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.shape, args.memory_shape, args.tta_shape = [96, 96, 48], [128, 128, 64], [64, 64, 32]
         args.repeats, args.train_epochs, roi = 1, 1, [64, 64, 32]  # nnU-Net's planner needs 5 stages
+        args.train_cases, args.train_roi = 6, [32, 32, 32]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    data, models = trained_model(args.shape, roi, args.train_epochs, cases=6)
+    data, models = trained_model(args.shape, args.train_roi, args.train_epochs, args.train_cases)
     base = {"data": str(data), "models": str(models), "roi": roi, "repeats": args.repeats}
     rows: list[tuple[str, dict | str, str]] = []
     stock = measure({**base, "kind": "stock"})
@@ -253,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         f" Python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
         f"- Date: {time.strftime('%Y-%m-%d')}; AttentionUNet channels {channels}, ROI {roi}, {classes} classes;"
         f" median of {args.repeats} after one warm-up window; weights trained {args.train_epochs} epochs on"
-        " synthetic cases (Dice on a held-out synthetic case, native grid).",
+        f" {args.train_cases} synthetic cases, patches {'x'.join(map(str, args.train_roi))} (Dice on a held-out"
+        " synthetic case, native grid).",
         "",
         header,
         rule,
