@@ -260,7 +260,11 @@ class _AutocastForward:
         if self.single_head and isinstance(outputs, (list, tuple)):
             outputs = full_resolution_head(outputs)
         outputs = _to_float32(outputs)
-        return outputs if meta is None else _map_tensors(lambda t: convert_to_dst_type(t, meta)[0], outputs)
+        if meta is None:
+            return outputs
+        return _map_tensors(
+            lambda t: convert_to_dst_type(t, meta, dtype=t.dtype, device=t.device)[0], outputs
+        )
 
 
 class _PolicyInferer(Inferer):
