@@ -53,7 +53,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_summary, write_section  # noqa: E402
 from bench_bundle_training import BUNDLES, bundle_settings  # noqa: E402
-from bench_inference import BUNDLE, STOCK, peak_rss_mib  # noqa: E402
+from bench_inference import BUNDLE, STOCK, peak_rss_mib, window_settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = {"shape": [64, 64, 32], "roi": [32, 32, 16], "patches": 1}  # ROI sides divisible by 2**4
@@ -163,7 +163,7 @@ def inference_row(spec: dict) -> dict:
         network, forward = evaluator.network, evaluator.autocast_network()
         inferer = parser.get_parsed_content("inferer")
         sw, policy = parser.get_parsed_content("sw_inferer"), evaluator.amp_policy
-        settings = (f"overlap {sw.overlap}, sw_batch {sw.sw_batch_size}, {sw.mode},"
+        settings = (f"{window_settings(sw)},"
                     f" {str(policy.dtype).removeprefix('torch.')}{' autocast' if policy.enabled else ''},"
                     f" {'channels-last' if network.channels_last else 'contiguous'}")  # fmt: skip
         autocast = nullcontext
@@ -171,7 +171,7 @@ def inference_row(spec: dict) -> dict:
         network = parser.get_parsed_content("network")
         inferer = SlidingWindowInferer(roi_size=spec["roi"], **STOCK)  # Model Zoo's: mode "constant"
         forward = torch.compile(network) if v.compile else network
-        settings = f"overlap {STOCK['overlap']}, sw_batch {STOCK['sw_batch_size']}, constant, {v.settings()}"
+        settings = f"{window_settings(inferer)}, {v.settings()}"
         autocast = _autocast(device, v.dtype)
     network.eval()
     image = torch.randn(1, parser["network_def"]["in_channels"], *spec["shape"], device=device)

@@ -55,6 +55,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def window_settings(sw) -> str:
+    """The sliding-window settings of a ``SlidingWindowInferer`` as the tables print them."""
+    return f"overlap {sw.overlap}, sw_batch {sw.sw_batch_size}, {sw.mode}"
+
+
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, **kwargs)
     if result.returncode != 0:
@@ -128,7 +133,7 @@ def worker(spec: dict) -> dict:
             logits = inferer(image, forward)
             seconds.append(time.perf_counter() - start)
     sw = parser.get_parsed_content("sw_inferer") if spec["kind"] != "stock" else inferer
-    settings = f"overlap {sw.overlap}, sw_batch {sw.sw_batch_size}, {sw.mode}"
+    settings = window_settings(sw)
     if spec["kind"] != "stock":
         settings += ", amp" if evaluator.amp_policy.enabled else ", float32"
     result = {"settings": settings, "seconds": seconds, "median_s": statistics.median(seconds), "peak_rss_mib": peak_rss_mib(),
