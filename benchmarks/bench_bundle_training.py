@@ -8,6 +8,8 @@ Variants, same config and data, the trainer swapped by override:
 - ``stock amp`` (anchor) - ``monai.engines.SupervisedTrainer(amp=True)``, which autocasts on CUDA only and
   so trains in float32 on a CPU.
 
+Each variant trains in a fresh Python process, so none inherits the memory allocator, thread pool or oneDNN caches
+of the one before.
 Per bundle and variant: iterations/s and voxels/s (patch voxels x patches per iteration) over
 ``--iterations`` timed iterations after ``--warmup``, and the data-loading share = time waiting for the next batch (ignite ``GET_BATCH_STARTED`` -> ``GET_BATCH_COMPLETED``) / total.
 Validation is switched off (``val_interval`` beyond the run). The table goes to stdout and, unless
@@ -22,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,8 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import cpu_model, write_section  # noqa: E402
+from _worker import REPO, in_fresh_process, run  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 BUNDLES = {  # bundle -> the data_prep synth task that makes data for it
     "abdominal_mri_attention_unet": "abdominal",
     "pancreas_ct_attention_unet": "pancreas",
@@ -71,13 +72,14 @@ def make_data(root: Path, task: str, cases: int, size: list[int]) -> Path:
         "--workers",
         "1",
     ]
-    subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
+    run(cmd)
     return out
 
 
 def run_variant(
-    bundle: str, overrides: dict, data: Path, work: Path, roi: list[int], warmup: int, iterations: int
+    bundle: str, overrides: dict, data: str, work: str, roi: list[int], warmup: int, iterations: int
 ) -> dict:
+    """Train ``warmup + iterations`` iterations of one variant in this process (``--worker``) and time them."""
     from ignite.engine import Events
     from monai.bundle import ConfigWorkflow
 
@@ -86,8 +88,8 @@ def run_variant(
         workflow_type="train",
         logging_file=False,
         dataset_dir=str(data),
-        ckpt_dir=str(work / "models"),
-        output_dir=str(work / "runs"),
+        ckpt_dir=str(Path(work, "models")),
+        output_dir=str(Path(work, "runs")),
         roi_size=roi,
         epochs=1000,
         val_interval=1000,
@@ -156,7 +158,11 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=5, help="timed iterations per variant")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(run_variant(**json.loads(args.worker))))
+        return
     if args.quick:
         args.roi, args.iterations, args.warmup = [32, 32, 32], 2, 1
     header = machine()
@@ -171,8 +177,10 @@ def main() -> None:
             data = make_data(Path(tmp), BUNDLES[bundle], cases=4, size=size)
             results = {}
             for name, overrides in VARIANTS.items():
-                work = Path(tmp) / name.replace(" ", "_")
-                results[name] = run_variant(bundle, overrides, data, work, roi, args.warmup, args.iterations)
+                spec = {"bundle": bundle, "overrides": overrides, "data": str(data), "roi": roi,
+                        "work": str(Path(tmp) / name.replace(" ", "_")), "warmup": args.warmup,
+                        "iterations": args.iterations}  # fmt: skip
+                results[name] = in_fresh_process(__file__, spec)
                 print(f"{bundle} {name}: {results[name]['it_s']:.3f} it/s", flush=True)
         anchor = results["stock amp (anchor)"]["it_s"]
         ratios.append((bundle, results["bundle amp"]["it_s"] / anchor))
@@ -191,7 +199,7 @@ def main() -> None:
         f"- Date: {time.strftime('%Y-%m-%d')}",
         "- Config: each bundle's train.json as shipped (network, class-balanced crops, augmentation, loss, Adam,"
         " CacheDataset + ThreadDataLoader), no validation; synthetic data_prep volumes;"
-        f" {args.warmup} warm-up + {args.iterations} timed iterations per variant. Data-loading share = time"
+        f" {args.warmup} warm-up + {args.iterations} timed iterations per variant, each in a fresh process. Data-loading share = time"
         " the trainer waited for its next batch / total, after the warm-up.",
         "",
         "| bundle | patch x patches | variant | trainer | precision | it/s | Mvoxel/s | data-loading share |"

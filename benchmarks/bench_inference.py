@@ -33,7 +33,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import cpu_model, write_section  # noqa: E402
+from _worker import in_fresh_process, run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "abdominal_mri_attention_unet"
@@ -58,13 +58,6 @@ def peak_rss_mib() -> float:
 def window_settings(sw) -> str:
     """The sliding-window settings of a ``SlidingWindowInferer`` as the tables print them."""
     return f"overlap {sw.overlap}, sw_batch {sw.sw_batch_size}, {sw.mode}"
-
-
-def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, **kwargs)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:6])} ... failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result
 
 
 def trained_model(shape: list[int], roi: list[int], epochs: int, cases: int) -> tuple[Path, Path]:
@@ -147,8 +140,7 @@ def worker(spec: dict) -> dict:
 
 
 def measure(spec: dict) -> dict:
-    out = run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return in_fresh_process(__file__, spec)
 
 
 def measure_nnunet(shape: list[int], roi: list[int], channels: list[int], classes: int, mirror: bool,
