@@ -6,6 +6,7 @@ from bundle_tools.amp import AmpSupervisedTrainer as AmpSupervisedTrainer
 from bundle_tools.amp import resolve_amp as resolve_amp
 from bundle_tools.losses import FocalTverskyLoss as FocalTverskyLoss
 from bundle_tools.losses import plan_class_weights as plan_class_weights
+from bundle_tools.memory import reuse_freed_memory as reuse_freed_memory
 from bundle_tools.plots import AttentionMapSaver as AttentionMapSaver
 from bundle_tools.plots import OverlaySaver as OverlaySaver
 from bundle_tools.plots import TrainingCurves as TrainingCurves

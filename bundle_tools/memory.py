@@ -1,0 +1,52 @@
+"""Host memory: keep freed blocks in the process for reuse instead of handing them back to the OS.
+
+glibc's ``malloc`` serves every block above its mmap threshold (at most 32 MiB) with a fresh ``mmap``
+and unmaps it on ``free``. A 3D network's feature maps are that large (2 x 16 x 64^3 float32 is
+32 MiB + 1 KiB), so every training step maps, zero-fills on first touch and unmaps hundreds of MiB:
+200,000 page faults a step for an AttentionUNet at 2 x 64^3, 560,000 for MONAI's AttentionUnet (see
+BENCHMARKS.md). :func:`reuse_freed_memory` tells glibc to serve large blocks from its heap and never
+trim it, so the blocks freed by one step serve the next; the price is that the process keeps its
+peak resident memory until it exits (which a training or inference run does anyway).
+
+The bundles call it in their ``initialize`` section when ``reuse_freed_memory`` is true (the default).
+PyTorch's own guidance for CPU training, a preloaded jemalloc or tcmalloc, does the same job; this
+needs no library outside the C runtime.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import platform
+
+logger = logging.getLogger(__name__)
+
+# mallopt parameters of glibc's <malloc.h>
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+_NEVER_TRIM = 2**31 - 1  # mallopt takes an int; 2 GiB - 1 of free heap top is never reached in practice
+
+_done = False
+
+
+def reuse_freed_memory(enabled: bool = True) -> bool:
+    """Make glibc ``malloc`` keep freed memory for reuse (no ``mmap`` per large block, no heap trim).
+
+    Idempotent; process-wide. Returns True when the setting is in force, False where it does not apply
+    (``enabled`` false, or a C library other than glibc: macOS, Windows, musl), with a debug log line.
+    """
+    global _done
+    if not enabled:
+        return False
+    if _done:
+        return True
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        logger.debug("reuse_freed_memory: not glibc (%s), left as is", platform.libc_ver())
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    ok = libc.mallopt(_M_MMAP_MAX, 0) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM) == 1
+    if not ok:
+        logger.warning("reuse_freed_memory: glibc refused mallopt; the allocator is left as is")
+    _done = ok
+    return ok
