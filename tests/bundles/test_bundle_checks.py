@@ -156,8 +156,15 @@ def test_inference_network_and_preprocessing_match_training(name):
     train = json.loads((configs / "train.json").read_text(encoding="utf-8"))
     infer = json.loads((configs / "inference.json").read_text(encoding="utf-8"))
     assert infer["network_def"] == train["network_def"]
-    for key in ("roi_size", "sw_batch_size", "sw_overlap", "channels_last", "reuse_freed_memory", "num_classes",
-                "dataset_dir"):
+    for key in (
+        "roi_size",
+        "sw_batch_size",
+        "sw_overlap",
+        "channels_last",
+        "reuse_freed_memory",
+        "num_classes",
+        "dataset_dir",
+    ):
         assert infer[key] == train[key], key
     assert train["sw_inferer"] == infer["sw_inferer"]
     train_image = [t["_target_"] for t in train["base_transforms"]]
