@@ -6,8 +6,9 @@ Rows, each measured in a fresh subprocess (so its peak memory is its own):
 - ``stock MONAI fp32`` (anchor): the bundle's network with the same trained weights under
   ``SlidingWindowInferer(roi_size, sw_batch_size=4, overlap=0.5)`` as Model Zoo configs set it (constant
   blending) in float32 - what MONAI's evaluator runs on a CPU, where its ``amp=True`` is CUDA-only;
-- ``bundle``: inference.json as shipped (its sliding-window settings, ``AmpSupervisedEvaluator``'s autocast
-  forward: bfloat16 on a CPU with native bf16, float16 on CUDA), and the same with ``--amp False``;
+- ``bundle``: inference.json as shipped (its ``initialize`` set-up, i.e. ``reuse_freed_memory``, its sliding-window
+  settings, ``AmpSupervisedEvaluator``'s autocast forward: bfloat16 on a CPU with native bf16, float16 on CUDA),
+  and the same with ``--amp False``;
 - ``nnU-Net v2``: ``nnUNetPredictor.predict_sliding_window_return_logits`` with nnU-Net's ``PlainConvUNet`` of
   the same widths and patch (``benchmarks/nnunet_predict.py`` in ``.venv-nnunet``, made by
   ``make nnunet-env``), random weights (speed only);
@@ -103,6 +104,7 @@ def worker(spec: dict) -> dict:
     if spec["kind"] == "stock":
         inferer, forward = SlidingWindowInferer(roi_size=spec["roi"], **STOCK), network
     else:
+        parser.get_parsed_content("initialize")  # the bundle's set-up, as a run does (reuse_freed_memory)
         evaluator = parser.get_parsed_content("evaluator")
         inferer, forward = evaluator.inferer, evaluator.autocast_network()
     label = None
@@ -218,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("bundle inference.json", bundle, bundle["settings"]))
     fp32 = measure({**base, "kind": "bundle", "overrides": {"amp": False}})
     rows.append(("bundle, --amp False", fp32, fp32["settings"]))
+    glibc = measure({**base, "kind": "bundle", "overrides": {"reuse_freed_memory": False}})
+    rows.append(
+        ("bundle, --reuse_freed_memory False", glibc, glibc["settings"] + ", C library's allocator defaults")
+    )
     if config["sw_overlap"] != STOCK["overlap"]:  # the overlap's share of the gain, and its effect on Dice
         overlap = {"kind": "bundle", "overrides": {"sw_overlap": STOCK["overlap"]}}
         r = measure({**base, **overlap})
