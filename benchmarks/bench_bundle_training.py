@@ -12,6 +12,7 @@ Variants, same config and data, the trainer swapped by override:
 
 Each variant trains in a fresh Python process, so none inherits the memory allocator, thread pool or oneDNN caches
 of the one before.
+
 Per bundle and variant: iterations/s and voxels/s (patch voxels x patches per iteration) over
 ``--iterations`` timed iterations after ``--warmup``, and the data-loading share = time waiting for the next batch (ignite ``GET_BATCH_STARTED`` -> ``GET_BATCH_COMPLETED``) / total.
 Validation is switched off (``val_interval`` beyond the run). The table goes to stdout and, unless

@@ -1,12 +1,12 @@
 """Host memory: keep freed blocks in the process for reuse instead of handing them back to the OS.
 
 glibc's ``malloc`` serves every block above its mmap threshold (at most 32 MiB) with a fresh ``mmap``
-and unmaps it on ``free``. A 3D network's feature maps are that large (2 x 16 x 64^3 float32 is
-32 MiB + 1 KiB), so every training step maps, zero-fills on first touch and unmaps hundreds of MiB:
-200,000 page faults a step for an AttentionUNet at 2 x 64^3, 560,000 for MONAI's AttentionUnet (see
-BENCHMARKS.md). :func:`reuse_freed_memory` tells glibc to serve large blocks from its heap and never
+and unmaps it on ``free``. A 3D network's largest feature maps are that large (2 x 16 x 64^3 float32
+is 32 MiB, plus malloc's header), so every training step maps, zero-fills on first touch and unmaps
+hundreds of MiB: about 240,000 page faults a step for an AttentionUNet at 2 x 64^3 in fp32, 600,000
+for MONAI's AttentionUnet (BENCHMARKS.md, networks). :func:`reuse_freed_memory` tells glibc to serve large blocks from its heap and never
 trim it, so the blocks freed by one step serve the next; the price is that the process keeps its
-peak resident memory until it exits (which a training or inference run does anyway).
+peak resident memory (up to 2 GiB of free heap) until it exits.
 
 The bundles call it in their ``initialize`` section when ``reuse_freed_memory`` is true (the default).
 PyTorch's own guidance for CPU training, a preloaded jemalloc or tcmalloc, does the same job; this
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 # mallopt parameters of glibc's <malloc.h>
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
-_NEVER_TRIM = 2**31 - 1  # mallopt takes an int; 2 GiB - 1 of free heap top is never reached in practice
+_NEVER_TRIM = 2**31 - 1  # mallopt takes an int: only a free heap top above 2 GiB goes back to the OS
 
 _done = False
 
