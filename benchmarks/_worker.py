@@ -22,7 +22,11 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
-def in_fresh_process(script: str | Path, spec: dict) -> dict:
-    """Run ``script --worker '<spec as JSON>'`` and return the JSON object its last stdout line prints."""
-    out = run([sys.executable, str(Path(script).resolve()), "--worker", json.dumps(spec)])
+def in_fresh_process(script: str | Path, spec: dict, timeout: float | None = None) -> dict:
+    """Run ``script --worker '<spec as JSON>'`` and return the JSON object its last stdout line prints.
+
+    A failure raises ``RuntimeError`` (with the end of its stderr); ``timeout`` seconds passing raises
+    ``subprocess.TimeoutExpired``.
+    """
+    out = run([sys.executable, str(Path(script).resolve()), "--worker", json.dumps(spec)], timeout=timeout)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -52,10 +52,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_summary, write_section  # noqa: E402
+from _worker import REPO, in_fresh_process  # noqa: E402
 from bench_bundle_training import BUNDLES, bundle_settings  # noqa: E402
 from bench_inference import BUNDLE, STOCK, peak_rss_mib, window_settings  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 QUICK = {"shape": [64, 64, 32], "roi": [32, 32, 16], "patches": 1}  # ROI sides divisible by 2**4
 
 
@@ -234,16 +234,13 @@ def measure(spec: dict, timeout: float) -> dict | str:
     v = Variant(**spec["variant"])
     if v.skipped_on(torch.device(spec["device"])):
         return "skipped on CPU"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     try:
-        result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        return in_fresh_process(__file__, spec, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"not finished in {timeout:.0f} s"
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        print(result.stderr[-3000:], file=sys.stderr)
-        return f"failed: {last[:200]}"
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    except RuntimeError as failure:
+        print(failure, file=sys.stderr)
+        return f"failed: {str(failure).strip().splitlines()[-1][:200]}"
 
 
 def device_summary(device: torch.device) -> str:

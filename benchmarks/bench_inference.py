@@ -42,9 +42,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import cpu_model, write_section  # noqa: E402
-from _worker import in_fresh_process, run  # noqa: E402
+from _worker import REPO, in_fresh_process, run  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "abdominal_mri_attention_unet"
 CACHE = REPO / "benchmarks" / ".cache"
 NNUNET_PYTHON = Path(os.environ.get("SEG3D_NNUNET_VENV", REPO / ".venv-nnunet")) / "bin" / "python"

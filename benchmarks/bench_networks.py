@@ -24,9 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_summary, write_section  # noqa: E402
+from _worker import REPO, in_fresh_process  # noqa: E402
 
 CHANNELS = (16, 32, 64, 128, 256)
 
@@ -61,8 +61,8 @@ NETWORKS = {
 ANCHOR = "MONAI AttentionUnet"
 
 
-def measure(name: str, bf16: bool, size: int, channels: tuple[int, ...], warmup: int, steps: int) -> dict:
-    """Run in a child process: time ``steps`` training steps after ``warmup`` and measure peak memory."""
+def measure(name: str, bf16: bool, size: int, channels: list[int], warmup: int, steps: int) -> dict:
+    """Run in a fresh process (``--worker``): time ``steps`` training steps after ``warmup`` and measure peak memory."""
     import monai  # noqa: F401
     import monai.networks.nets  # noqa: F401
     import torch
@@ -110,32 +110,14 @@ def measure(name: str, bf16: bool, size: int, channels: tuple[int, ...], warmup:
 
 
 def run_child(name: str, bf16: bool, args: argparse.Namespace) -> dict:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--child",
-        name,
-        "--size",
-        str(args.size),
-        "--warmup",
-        str(args.warmup),
-        "--steps",
-        str(args.steps),
-        "--channels",
-        *map(str, args.channels),
-    ]
-    if bf16:
-        cmd.append("--bf16")
+    """One (network, precision) row in a fresh process; NaNs when it does not finish in ``--step-timeout``."""
+    spec = {"name": name, "bf16": bf16, "size": args.size, "channels": args.channels, "warmup": args.warmup,
+            "steps": args.steps}  # fmt: skip
     try:
-        out = subprocess.run(
-            cmd, capture_output=True, text=True, check=False, cwd=ROOT, timeout=args.step_timeout
-        )
+        return in_fresh_process(__file__, spec, timeout=args.step_timeout)
     except subprocess.TimeoutExpired:
         # a row that does not finish is reported as such instead of stalling the sweep
         return {"seconds": float("nan"), "peak_mib": float("nan"), "params": 0, "faults": float("nan")}
-    if out.returncode != 0:
-        raise RuntimeError(f"{name} ({'bf16' if bf16 else 'fp32'}) failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -159,12 +141,10 @@ def main() -> None:
         "--step-timeout", type=float, default=600, help="seconds before a row is reported as not finished"
     )
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        result = measure(args.child, args.bf16, args.size, tuple(args.channels), args.warmup, args.steps)
-        print(json.dumps(result))
+    if args.worker:
+        print(json.dumps(measure(**json.loads(args.worker))))
         return
     if args.quick:
         args.size, args.channels, args.warmup, args.steps, args.rounds, args.no_write = (
@@ -237,7 +217,7 @@ def main() -> None:
         " `bundle_tools.reuse_freed_memory()` first (what the bundles do), so freed blocks serve the next step."
         " The other rows run with the C library's defaults, as MONAI users run them.\n\n" + table + "\n"
     )
-    write_section(ROOT / "BENCHMARKS.md", "networks", body)
+    write_section(REPO / "BENCHMARKS.md", "networks", body)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ needs no library outside the C runtime.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
-import platform
+import os
 
 logger = logging.getLogger(__name__)
 
@@ -27,26 +26,29 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _NEVER_TRIM = 2**31 - 1  # mallopt takes an int: only a free heap top above 2 GiB goes back to the OS
 
-_done = False
+
+def _glibc_version() -> str | None:
+    """glibc's version string, None under any other C library (macOS, Windows, musl)."""
+    try:
+        version = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return version if version and version.startswith("glibc") else None
 
 
 def reuse_freed_memory(enabled: bool = True) -> bool:
     """Make glibc ``malloc`` keep freed memory for reuse (no ``mmap`` per large block, no heap trim).
 
-    Idempotent; process-wide. Returns True when the setting is in force, False where it does not apply
-    (``enabled`` false, or a C library other than glibc: macOS, Windows, musl), with a debug log line.
+    Idempotent (the same two settings each call); process-wide. Returns True when the setting is in force,
+    False where it does not apply (``enabled`` false, or a C library other than glibc), with a debug log line.
     """
-    global _done
     if not enabled:
         return False
-    if _done:
-        return True
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        logger.debug("reuse_freed_memory: not glibc (%s), left as is", platform.libc_ver())
+    if _glibc_version() is None:
+        logger.debug("reuse_freed_memory: the C library is not glibc, the allocator is left as is")
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc = ctypes.CDLL(None)  # the C library this process already runs on
     ok = libc.mallopt(_M_MMAP_MAX, 0) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM) == 1
     if not ok:
         logger.warning("reuse_freed_memory: glibc refused mallopt; the allocator is left as is")
-    _done = ok
     return ok
