@@ -20,8 +20,8 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_summary() -> str:
-    """CPU model, cores, memory, load average and library versions, in one line."""
+def machine_summary(moment: str = "the end") -> str:
+    """CPU model, cores, memory, load average (taken at ``moment`` of the run), library versions and torch threads."""
     cpu = cpu_model()
     try:
         mem_kib = int(
@@ -37,8 +37,8 @@ def machine_summary() -> str:
 
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     return (
-        f"{cpu}, {os.cpu_count()} cores, {mem}; load average {load} at the end; "
-        f"Python {platform.python_version()}, torch {torch.__version__}"
+        f"{cpu}, {os.cpu_count()} cores, {mem}; load average {load} at {moment}; "
+        f"Python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
 
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,10 +32,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import cpu_model, write_section  # noqa: E402
+from _report import machine_summary, write_section  # noqa: E402
 from _worker import REPO, in_fresh_process, run  # noqa: E402
 
 BUNDLES = {  # bundle -> the data_prep synth task that makes data for it
@@ -62,6 +59,21 @@ def bundle_settings(bundle: str) -> dict:
     """The literal ``roi_size``, ``batch_size`` and ``num_samples`` of a bundle's train.json."""
     config = json.loads((REPO / "bundles" / bundle / "configs" / "train.json").read_text(encoding="utf-8"))
     return {key: config[key] for key in ("roi_size", "batch_size", "num_samples")}
+
+
+def cases_for_one_epoch(iterations: int, batch_size: int) -> int:
+    """The fewest synthetic cases whose training split fills ``iterations`` batches of ``batch_size``.
+
+    So warm-up and timed iterations lie in one epoch: with fewer training cases every iteration or two
+    would end an epoch and be charged its handlers (latest checkpoint, curves, LR step), which a real
+    dataset spreads over an epoch of many iterations.
+    """
+    from data_prep.split import DEFAULT_PROPORTIONS, patient_counts
+
+    cases = 3
+    while patient_counts(cases, DEFAULT_PROPORTIONS)[0] < iterations * batch_size:
+        cases += 1
+    return cases
 
 
 def make_data(root: Path, task: str, cases: int, size: list[int]) -> Path:
@@ -143,21 +155,14 @@ def run_variant(
     }
 
 
-def machine() -> str:
-    cpu = cpu_model()
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{cpu}, {os.cpu_count()} logical cores visible (load average {load} at the start); "
-        f"Python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--quick", action="store_true", help="tiny run (32^3 patches, 2 iterations) to check it works"
+        "--quick",
+        action="store_true",
+        help="tiny run (32^3 patches, 2 iterations, BENCHMARKS.md untouched) to check it works",
     )
     parser.add_argument(
         "--bundles", nargs="+", choices=sorted(BUNDLES), default=list(BUNDLES), help="bundles (default: all)"
@@ -171,9 +176,9 @@ def main() -> None:
     if args.worker:
         print(json.dumps(run_variant(**json.loads(args.worker))))
         return
-    if args.quick:
-        args.roi, args.iterations, args.warmup = [32, 32, 32], 2, 1
-    header = machine()
+    if args.quick:  # a check that it runs: its figures never replace the measured table
+        args.roi, args.iterations, args.warmup, args.no_write = [32, 32, 32], 2, 1, True
+    header = machine_summary("the start")
     command = "python benchmarks/bench_bundle_training.py " + " ".join(sys.argv[1:])
     rows, ratios = [], []
     for bundle in args.bundles:
@@ -182,7 +187,8 @@ def main() -> None:
         patch_voxels = int(np.prod(roi)) * settings["batch_size"] * settings["num_samples"]
         size = [max(r, 48) for r in roi[:2]] + [max(roi[2], 32)]
         with tempfile.TemporaryDirectory() as tmp:
-            data = make_data(Path(tmp), BUNDLES[bundle], cases=4, size=size)
+            cases = cases_for_one_epoch(args.warmup + args.iterations, settings["batch_size"])
+            data = make_data(Path(tmp), BUNDLES[bundle], cases=cases, size=size)
             results = {}
             for name, overrides in VARIANTS.items():
                 spec = {"bundle": bundle, "overrides": overrides, "data": str(data), "roi": roi,
@@ -210,8 +216,12 @@ def main() -> None:
         f"- Date: {time.strftime('%Y-%m-%d')}",
         "- Config: each bundle's train.json as shipped (network, class-balanced crops, augmentation, loss, Adam,"
         " CacheDataset + ThreadDataLoader), no validation; synthetic data_prep volumes;"
-        f" {args.warmup} warm-up + {args.iterations} timed iterations per variant, each in a fresh process. Data-loading share = time"
+        f" {args.warmup} warm-up + {args.iterations} timed iterations per variant in one epoch (enough synthetic cases that"
+        " no epoch ends inside them), each variant in a fresh process. Data-loading share = time"
         " the trainer waited for its next batch / total, after the warm-up.",
+        "- The stock trainer runs the network on the batch's `MetaTensor`s; `AmpSupervisedTrainer` unwraps them to"
+        " plain tensors around the forward and the loss (see `bundle_tools/amp.py`), which is what 'bundle fp32'"
+        " gains over the anchor.",
         "",
         "| bundle | patch x patches | variant | trainer | precision | it/s | Mvoxel/s | data-loading share |"
         " ratio to anchor |",

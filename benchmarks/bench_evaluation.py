@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-monai", action="store_true", help="skip the MONAI anchor")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = parser.parse_args(argv)
+    args.no_write = args.no_write or args.quick  # quick figures never replace the measured table
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
     warnings.filterwarnings("ignore")

@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.shape, args.memory_shape, args.tta_shape = [96, 96, 48], [128, 128, 64], [64, 64, 32]
         args.repeats, args.train_epochs, roi = 1, 1, [64, 64, 32]  # nnU-Net's planner needs 5 stages
-        args.train_cases, args.train_roi = 6, [32, 32, 32]
+        args.train_cases, args.train_roi, args.no_write = 6, [32, 32, 32], True
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     data, models = trained_model(args.shape, args.train_roi, args.train_epochs, args.train_cases)
     base = {"data": str(data), "models": str(models), "roi": roi, "repeats": args.repeats}

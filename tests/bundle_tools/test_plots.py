@@ -107,6 +107,41 @@ def test_training_curves_follow_trainer_and_validator(tmp_path):
     assert _not_blank(pixels)
 
 
+@pytest.mark.parametrize("decollate", [True, False])
+def test_training_curves_record_the_epoch_mean_loss_of_batch_or_decollated_output(decollate, tmp_path):
+    image, label = _volume()
+    keys = ["image", "label"]
+    transform = Compose([EnsureChannelFirstd(keys, channel_dim="no_channel"), EnsureTyped(keys)])
+    loader = DataLoader(Dataset([{"image": image, "label": label}] * 4, transform), batch_size=2)
+    torch.manual_seed(0)
+    net = torch.nn.Conv3d(1, 3, 3, padding=1)
+    curves = TrainingCurves(tmp_path)
+    trainer = SupervisedTrainer(
+        device=torch.device("cpu"),
+        max_epochs=2,
+        train_data_loader=loader,
+        network=net,
+        optimizer=torch.optim.Adam(net.parameters(), 1e-2),
+        loss_function=DiceCELoss(to_onehot_y=True, softmax=True),
+        train_handlers=[curves],
+        decollate=decollate,
+    )
+    losses: dict[int, list[float]] = {}
+
+    @trainer.on(Events.ITERATION_COMPLETED)
+    def _keep(engine):
+        output = engine.state.output
+        loss = output["loss"] if isinstance(output, dict) else output[0]["loss"]
+        losses.setdefault(engine.state.epoch, []).append(float(loss))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.run()
+    assert curves.history["epoch"] == [1, 2]
+    assert curves.history["loss"] == pytest.approx([np.mean(losses[1]), np.mean(losses[2])])
+    assert losses[1] != losses[2]  # the network learnt, so the two epochs' means differ
+
+
 def test_training_curves_from_recorded_values_only_loss(tmp_path):
     curves = TrainingCurves(tmp_path)
     for epoch, loss in enumerate([1.0, 0.6, 0.4], start=1):
