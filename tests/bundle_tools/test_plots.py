@@ -55,6 +55,20 @@ def _volume(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return image.astype(np.float32), label
 
 
+def _trainer(loader, net, handlers, **kwargs) -> SupervisedTrainer:
+    """Two epochs of Adam on Dice+CE, the trainer the curve tests watch."""
+    return SupervisedTrainer(
+        device=torch.device("cpu"),
+        max_epochs=2,
+        train_data_loader=loader,
+        network=net,
+        optimizer=torch.optim.Adam(net.parameters(), 1e-2),
+        loss_function=DiceCELoss(to_onehot_y=True, softmax=True),
+        train_handlers=handlers,
+        **kwargs,
+    )
+
+
 def test_training_curves_follow_trainer_and_validator(tmp_path):
     image, label = _volume()
     data = [{"image": image, "label": label}] * 2
@@ -79,16 +93,8 @@ def test_training_curves_follow_trainer_and_validator(tmp_path):
         additional_metrics={"val_hd95": HD95Handler()},
     )
     curves = TrainingCurves(tmp_path, validator=validator, class_names=NAMES)
-    trainer = SupervisedTrainer(
-        device=torch.device("cpu"),
-        max_epochs=2,
-        train_data_loader=loader,
-        network=net,
-        optimizer=torch.optim.Adam(net.parameters(), 1e-2),
-        loss_function=DiceCELoss(to_onehot_y=True, softmax=True),
-        # the curves are registered before the validation on purpose: they must still see its metrics
-        train_handlers=[curves, ValidationHandler(validator=validator, interval=1)],
-    )
+    # the curves are registered before the validation on purpose: they must still see its metrics
+    trainer = _trainer(loader, net, [curves, ValidationHandler(validator=validator, interval=1)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.run()
@@ -116,16 +122,7 @@ def test_training_curves_record_the_epoch_mean_loss_of_batch_or_decollated_outpu
     torch.manual_seed(0)
     net = torch.nn.Conv3d(1, 3, 3, padding=1)
     curves = TrainingCurves(tmp_path)
-    trainer = SupervisedTrainer(
-        device=torch.device("cpu"),
-        max_epochs=2,
-        train_data_loader=loader,
-        network=net,
-        optimizer=torch.optim.Adam(net.parameters(), 1e-2),
-        loss_function=DiceCELoss(to_onehot_y=True, softmax=True),
-        train_handlers=[curves],
-        decollate=decollate,
-    )
+    trainer = _trainer(loader, net, [curves], decollate=decollate)
     losses: dict[int, list[float]] = {}
 
     @trainer.on(Events.ITERATION_COMPLETED)
