@@ -67,6 +67,7 @@ def measure(name: str, bf16: bool, size: int, channels: list[int], warmup: int, 
     import monai.networks.nets  # noqa: F401
     import torch
     from monai.losses import DeepSupervisionLoss, DiceCELoss
+    from torch.utils.flop_counter import FlopCounterMode
 
     import custom_networks  # noqa: F401
     from bundle_tools import reuse_freed_memory
@@ -106,7 +107,11 @@ def measure(name: str, bf16: bool, size: int, channels: list[int], warmup: int, 
     peak = usage.ru_maxrss - rss_before  # KiB on Linux
     params = sum(p.numel() for p in net.parameters())
     faults = (usage.ru_minflt - faults_before) / steps
-    return {"seconds": statistics.median(times), "peak_mib": peak / 1024, "params": params, "faults": faults}
+    counter = FlopCounterMode(display=False)  # one more step, after the timing and the memory reading
+    with counter:
+        step()
+    return {"seconds": statistics.median(times), "peak_mib": peak / 1024, "params": params, "faults": faults,
+            "gflop": counter.get_total_flops() / 1e9}  # fmt: skip
 
 
 def run_child(name: str, bf16: bool, args: argparse.Namespace) -> dict:
@@ -117,7 +122,8 @@ def run_child(name: str, bf16: bool, args: argparse.Namespace) -> dict:
         return in_fresh_process(__file__, spec, timeout=args.step_timeout)
     except subprocess.TimeoutExpired:
         # a row that does not finish is reported as such instead of stalling the sweep
-        return {"seconds": float("nan"), "peak_mib": float("nan"), "params": 0, "faults": float("nan")}
+        return {"seconds": float("nan"), "peak_mib": float("nan"), "params": 0, "faults": float("nan"),
+                "gflop": float("nan")}  # fmt: skip
 
 
 def main() -> None:
@@ -184,16 +190,17 @@ def main() -> None:
                     mem / anchor_mem,
                     samples[(name, bf16)][0]["params"],
                     statistics.median(s["faults"] for s in samples[(name, bf16)]),
+                    samples[(name, bf16)][0]["gflop"],
                 )
             )
     header = (
         "| network | precision | s / step | speed-up vs MONAI AttentionUnet | peak MiB | memory vs MONAI AttentionUnet"
-        " | parameters | page faults / step |"
+        " | parameters | page faults / step | GFLOP / step | GFLOP/s |"
     )
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [
-        f"| {n} | {p} | {s:.3f} | {r:.2f}x | {m:.0f} | {mr:.2f} | {k:,} | {f:,.0f} |"
-        for n, p, s, r, m, mr, k, f in rows
+        f"| {n} | {p} | {s:.3f} | {r:.2f}x | {m:.0f} | {mr:.2f} | {k:,} | {f:,.0f} | {g:.1f} | {g / s:.0f} |"
+        for n, p, s, r, m, mr, k, f, g in rows
     ]
     table = "\n".join(lines)
     print(table)
@@ -215,7 +222,12 @@ def main() -> None:
         "- Page faults: minor faults of the process per timed step. glibc maps every block above 32 MiB afresh"
         " and zero-fills it on first touch; the 'reused host memory' rows call"
         " `bundle_tools.reuse_freed_memory()` first (what the bundles do), so freed blocks serve the next step."
-        " The other rows run with the C library's defaults, as MONAI users run them.\n\n" + table + "\n"
+        " The other rows run with the C library's defaults, as MONAI users run them.\n"
+        "- GFLOP / step: floating-point operations of one step (forward and backward; a multiply-add counts 2),"
+        " counted by `torch.utils.flop_counter.FlopCounterMode` on one more step; GFLOP/s = that / the step time."
+        " Our AttentionUNet has two 3^3 convolutions per decoder level, as Oktay et al.'s code; MONAI's has one.\n\n"
+        + table
+        + "\n"
     )
     write_section(REPO / "BENCHMARKS.md", "networks", body)
 
