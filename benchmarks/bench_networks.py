@@ -61,8 +61,11 @@ NETWORKS = {
 ANCHOR = "MONAI AttentionUnet"
 
 
-def measure(name: str, bf16: bool, size: int, channels: list[int], warmup: int, steps: int) -> dict:
-    """Run in a fresh process (``--worker``): time ``steps`` training steps after ``warmup`` and measure peak memory."""
+def measure(
+    name: str, bf16: bool, size: int, channels: list[int], warmup: int, steps: int, count_flops: bool
+) -> dict:
+    """Run in a fresh process (``--worker``): time ``steps`` training steps after ``warmup`` and measure peak memory;
+    with ``count_flops``, count the operations of one more step (the same in every round, so the first does it)."""
     import monai  # noqa: F401
     import monai.networks.nets  # noqa: F401
     import torch
@@ -107,17 +110,20 @@ def measure(name: str, bf16: bool, size: int, channels: list[int], warmup: int, 
     peak = usage.ru_maxrss - rss_before  # KiB on Linux
     params = sum(p.numel() for p in net.parameters())
     faults = (usage.ru_minflt - faults_before) / steps
-    counter = FlopCounterMode(display=False)  # one more step, after the timing and the memory reading
-    with counter:
-        step()
+    gflop = float("nan")
+    if count_flops:  # one more step, after the timing and the memory reading
+        counter = FlopCounterMode(display=False)
+        with counter:
+            step()
+        gflop = counter.get_total_flops() / 1e9
     return {"seconds": statistics.median(times), "peak_mib": peak / 1024, "params": params, "faults": faults,
-            "gflop": counter.get_total_flops() / 1e9}  # fmt: skip
+            "gflop": gflop}  # fmt: skip
 
 
-def run_child(name: str, bf16: bool, args: argparse.Namespace) -> dict:
+def run_child(name: str, bf16: bool, args: argparse.Namespace, count_flops: bool) -> dict:
     """One (network, precision) row in a fresh process; NaNs when it does not finish in ``--step-timeout``."""
     spec = {"name": name, "bf16": bf16, "size": args.size, "channels": args.channels, "warmup": args.warmup,
-            "steps": args.steps}  # fmt: skip
+            "steps": args.steps, "count_flops": count_flops}  # fmt: skip
     try:
         return in_fresh_process(__file__, spec, timeout=args.step_timeout)
     except subprocess.TimeoutExpired:
@@ -166,7 +172,7 @@ def main() -> None:
     for rnd in range(args.rounds):
         for bf16 in (False, True):
             for name in names:
-                r = run_child(name, bf16, args)
+                r = run_child(name, bf16, args, count_flops=rnd == 0)
                 samples.setdefault((name, bf16), []).append(r)
                 print(
                     f"round {rnd + 1}/{args.rounds} {'bf16' if bf16 else 'fp32'} {name}: {r['seconds']:.3f} s, "

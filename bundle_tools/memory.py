@@ -27,13 +27,12 @@ _M_MMAP_MAX = -4
 _NEVER_TRIM = 2**31 - 1  # mallopt takes an int: only a free heap top above 2 GiB goes back to the OS
 
 
-def _glibc_version() -> str | None:
-    """glibc's version string, None under any other C library (macOS, Windows, musl)."""
+def _runs_on_glibc() -> bool:
+    """Whether this process's C library is glibc (not macOS, Windows or musl)."""
     try:
-        version = os.confstr("CS_GNU_LIBC_VERSION")
-    except (AttributeError, ValueError, OSError):
-        return None
-    return version if version and version.startswith("glibc") else None
+        return os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
+    except (AttributeError, ValueError, OSError, TypeError):  # no confstr, or the name unknown / unset
+        return False
 
 
 def reuse_freed_memory(enabled: bool = True) -> bool:
@@ -44,7 +43,7 @@ def reuse_freed_memory(enabled: bool = True) -> bool:
     """
     if not enabled:
         return False
-    if _glibc_version() is None:
+    if not _runs_on_glibc():
         logger.debug("reuse_freed_memory: the C library is not glibc, the allocator is left as is")
         return False
     libc = ctypes.CDLL(None)  # the C library this process already runs on
