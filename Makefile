@@ -23,16 +23,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-$(DEMO_DATA)/plan.json: | $(STAMP)
+$(DEMO_DATA)/fingerprint.json: | $(STAMP)
 	$(PY) -m data_prep synth abdominal $(DEMO_DATA) --cases 12 --size 64 64 32 --overwrite
 
-# the demo shrinks the patch and raises the learning rate so 8 epochs on 2 CPU cores show learning (~3 min)
-DEMO_OVERRIDES := --roi_size "[48,48,32]" --num_workers 0
+# the demo shortens the epochs (the plan decides patch, batch and network) so 8 epochs on 2 CPU cores show
+# learning in a few minutes
+DEMO_OVERRIDES := --num_workers 0
 
-demo: $(STAMP) $(DEMO_DATA)/plan.json
+demo: $(STAMP) $(DEMO_DATA)/fingerprint.json
 	$(PY) -m monai.bundle run training \
 		--config_file $(BUNDLE)/configs/train.json \
-		--dataset_dir $(DEMO_DATA) $(DEMO_OVERRIDES) --num_samples 2 --learning_rate 0.003 --epochs $(DEMO_EPOCHS)
+		--dataset_dir $(DEMO_DATA) $(DEMO_OVERRIDES) --iterations_per_epoch 25 --epochs $(DEMO_EPOCHS)
 	$(PY) -m monai.bundle run \
 		--config_file "['$(BUNDLE)/configs/train.json','$(BUNDLE)/configs/evaluate.json']" \
 		--dataset_dir $(DEMO_DATA) $(DEMO_OVERRIDES)

@@ -26,4 +26,4 @@ from bundle_tools.transforms import MSDBrainTumourToMultiLabel as MSDBrainTumour
 from bundle_tools.transforms import MSDBrainTumourToMultiLabeld as MSDBrainTumourToMultiLabeld
 from bundle_tools.transforms import NormalizeFromPlan as NormalizeFromPlan
 from bundle_tools.transforms import NormalizeFromPland as NormalizeFromPland
-from bundle_tools.transforms import load_plan as load_plan
+from bundle_tools.transforms import load_plan as load_plan  # data_prep.plan.load_plan

@@ -31,6 +31,8 @@ import torch
 from monai.handlers import CheckpointLoader
 from monai.utils import IgniteInfo, min_version, optional_import
 
+from data_prep.plan import Plan, load_plan
+
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:
     from ignite.engine import Engine
@@ -277,9 +279,7 @@ class ResumeCheckpointLoader(CheckpointLoader):
         super().__call__(engine)
 
 
-def save_plan(
-    plan: Mapping[str, Any], save_dir: str | os.PathLike, filename: str = "plan.json"
-) -> Path | None:
+def save_plan(plan: Plan, save_dir: str | os.PathLike, filename: str = "plan.json") -> Path | None:
     """Write the ``plan.json`` a training used next to its weights (``models/plan.json``), atomically.
 
     Inference reads it from there, so a bundle copied out without its dataset still preprocesses images
@@ -291,7 +291,7 @@ def save_plan(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(dict(plan), f, indent=2)
+        json.dump(load_plan(plan).to_dict(), f, indent=2)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path

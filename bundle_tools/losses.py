@@ -33,28 +33,21 @@ from monai.losses import TverskyLoss
 from monai.utils import LossReduction
 from torch.nn.modules.loss import _Loss
 
-from bundle_tools.transforms import load_plan
+from data_prep.plan import Plan, load_plan
 
 __all__ = ["FocalTverskyLoss", "plan_class_weights"]
 
 
 def plan_class_weights(
-    plan: dict | str | os.PathLike, device: str | torch.device | None = None
+    plan: Plan | dict | str | os.PathLike, device: str | torch.device | None = None
 ) -> torch.Tensor:
     """The plan's per-class loss weights as a float32 tensor of shape ``(num_classes,)``.
 
     Args:
-        plan: the loaded ``plan.json`` (dict), its path, or the dataset folder holding it.
+        plan: the :class:`~data_prep.plan.Plan`, a parsed ``plan.json``, its path, or the folder holding it.
         device: where to put the tensor (losses move buffers with the module anyway).
     """
-    plan = load_plan(plan)
-    weights = plan.get("class_weights")
-    if not isinstance(weights, list) or not weights:
-        raise ValueError("plan.json: `class_weights` missing or empty")
-    num_classes = plan.get("num_classes", len(weights))
-    if len(weights) != num_classes:
-        raise ValueError(f"plan.json: {len(weights)} class_weights for num_classes={num_classes}")
-    return torch.as_tensor(weights, dtype=torch.float32, device=device)
+    return torch.as_tensor(load_plan(plan).class_weights, dtype=torch.float32, device=device)
 
 
 class FocalTverskyLoss(_Loss):

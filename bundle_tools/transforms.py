@@ -4,21 +4,22 @@
   scheme with the dataset's foreground statistics, per-image z-score for MR).
 - :class:`MSDBrainTumourToMultiLabeld`: MSD Task01 labels to the TC/WT/ET regions.
 
-``load_plan`` reads the plan once so configs can share it: ``"plan": "$bundle_tools.transforms.load_plan(@dataset_dir)"``.
+The plan is :class:`data_prep.plan.Plan`, read once by ``data_prep.plan.load_plan`` (re-exported here) so
+configs can share it: ``"plan": "$data_prep.plan.load_plan(@dataset_dir)"``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Hashable, Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
 from monai.config import DtypeLike, KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, NormalizeIntensity, Transform
 from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tensor
+
+from data_prep.plan import Plan, load_plan
 
 __all__ = [
     "MSDBrainTumourToMultiLabel",
@@ -27,42 +28,6 @@ __all__ = [
     "NormalizeFromPland",
     "load_plan",
 ]
-
-NORMALIZATIONS = ("ct", "zscore")
-
-
-def load_plan(plan: dict | str | os.PathLike) -> dict:
-    """Return ``plan`` if it is a dict, else read the ``plan.json`` at that path (or in that folder)."""
-    if isinstance(plan, dict):
-        return plan
-    path = Path(plan)
-    if path.is_dir():
-        path = path / "plan.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such plan file (write it with `python -m data_prep analyze`)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
-
-
-def _intensity_entries(plan: dict) -> list[dict]:
-    """The plan's ``intensity`` list sorted by channel, checked for what each scheme needs."""
-    entries = plan.get("intensity")
-    if not isinstance(entries, list) or not entries:
-        raise ValueError("plan.json: `intensity` missing or empty")
-    entries = sorted(entries, key=lambda e: e.get("channel", 0))
-    for index, entry in enumerate(entries):
-        if entry.get("channel", index) != index:
-            raise ValueError(f"plan.json: intensity channels are not 0..{len(entries) - 1}")
-        scheme = entry.get("normalization")
-        if scheme not in NORMALIZATIONS:
-            raise ValueError(f"plan.json: channel {index}: normalization {scheme!r} not in {NORMALIZATIONS}")
-        if scheme == "ct":
-            missing = [k for k in ("mean", "std", "percentile_00_5", "percentile_99_5") if k not in entry]
-            if missing:
-                raise ValueError(f"plan.json: channel {index}: CT normalization needs {missing}")
-    return entries
 
 
 class NormalizeFromPlan(Transform):
@@ -75,7 +40,7 @@ class NormalizeFromPlan(Transform):
       ``x_nz`` (population std); zero voxels (outside the head/body in skull-stripped MR) stay 0.
 
     Args:
-        plan: the loaded ``plan.json`` (dict), its path, or the dataset folder holding it.
+        plan: the :class:`~data_prep.plan.Plan`, a parsed ``plan.json``, its path, or the folder holding it.
         channel_dim: the channel axis of the input.
 
     Returns float32, as a ``MetaTensor`` with the input's metadata when the input is one.
@@ -83,8 +48,8 @@ class NormalizeFromPlan(Transform):
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
-    def __init__(self, plan: dict | str | os.PathLike, channel_dim: int = 0) -> None:
-        self.intensity = _intensity_entries(load_plan(plan))
+    def __init__(self, plan: Plan | dict | str | os.PathLike, channel_dim: int = 0) -> None:
+        self.intensity = load_plan(plan).intensity
         self.channel_dim = channel_dim
         self.zscore = NormalizeIntensity(nonzero=True, dtype=torch.float32)
 
@@ -112,7 +77,7 @@ class NormalizeFromPland(MapTransform):
 
     Args:
         keys: keys of the images to normalise.
-        plan: the loaded ``plan.json`` (dict), its path, or the dataset folder holding it.
+        plan: the :class:`~data_prep.plan.Plan`, a parsed ``plan.json``, its path, or the folder holding it.
         channel_dim: the channel axis of the images.
         allow_missing_keys: don't raise if a key is missing.
 
@@ -126,7 +91,7 @@ class NormalizeFromPland(MapTransform):
     def __init__(
         self,
         keys: KeysCollection,
-        plan: dict | str | os.PathLike,
+        plan: Plan | dict | str | os.PathLike,
         channel_dim: int = 0,
         allow_missing_keys: bool = False,
     ) -> None:

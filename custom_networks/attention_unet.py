@@ -32,10 +32,15 @@ class AttentionUNet(ModularUNet):
         out_channels: output channels (classes).
         channels: features per level, finest first; the paper's 3D model uses (16, 32, 64, 128, 256)
             ("feature scale 4" of 64..1024).
+        strides: stride of each down-sampling, finest first (``len(channels) - 1`` entries), each an int
+            or one per axis, e.g. ``[(2, 2, 1), 2, 2]`` for thick slices; default 2 everywhere (see
+            :class:`ModularUNet`).
+        kernel_sizes: kernel of each level's conv blocks, finest first (``len(channels)`` entries), each an
+            odd int or one per axis, e.g. ``[(3, 3, 1), (3, 3, 1), 3, 3]``; default 3 on every axis.
         attention_levels: skip levels (0 = finest) whose skips are gated; default every level but the
             finest, as in the paper.
-        up_mode: ``"deconv"`` (a 2^d transposed convolution, the default) or ``"interp"`` ((tri)linear
-            up-sampling as in the authors' code). Both learn the same kind of map; on CPU the backward
+        up_mode: ``"deconv"`` (a transposed convolution with kernel = stride, the default) or
+            ``"interp"`` ((tri)linear up-sampling as in the authors' code). Both learn the same kind of map; on CPU the backward
             pass of (tri)linear interpolation is several times slower than a transposed convolution
             (see BENCHMARKS.md), so ``"deconv"`` is the default.
         norm: ``"batch"`` (the default, as in the paper) or ``"instance"`` (any MONAI norm name).
@@ -57,6 +62,8 @@ class AttentionUNet(ModularUNet):
         in_channels: int,
         out_channels: int,
         channels: Sequence[int] = (16, 32, 64, 128, 256),
+        strides: Sequence[layers.AxisSpec] | None = None,
+        kernel_sizes: Sequence[layers.AxisSpec] | None = None,
         attention_levels: Sequence[int] | None = None,
         up_mode: str = "deconv",
         norm: layers.NormSpec = "batch",
@@ -75,6 +82,8 @@ class AttentionUNet(ModularUNet):
             in_channels,
             out_channels,
             channels,
+            strides,
+            kernel_sizes,
             conv_block=ConvBlock,
             down_op=DownOp,
             up_op=lambda **kw: UpOp(mode=up_mode, **kw),
@@ -114,4 +123,5 @@ def attention_maps(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
         net.train(was_training)
         for h in handles:
             h.remove()
-    return sorted(captured, key=lambda a: a[0, 0].numel(), reverse=True)
+    # gates run coarsest first; a stride of 1 on every axis can leave two levels of one size: the later is finer
+    return sorted(captured[::-1], key=lambda a: a[0, 0].numel(), reverse=True)

@@ -22,9 +22,14 @@ class CBAMUNet(ModularUNet):
         in_channels: input channels (4 MR sequences for MSD brain tumours).
         out_channels: output channels (e.g. 3 overlapping tumour regions with sigmoid).
         channels: features per level, finest first.
+        strides: stride of each down-sampling, finest first (``len(channels) - 1`` entries), each an int
+            or one per axis, e.g. ``[(2, 2, 1), 2, 2]`` for thick slices; default 2 everywhere (see
+            :class:`ModularUNet`).
+        kernel_sizes: kernel of each level's conv blocks, finest first (``len(channels)`` entries), each an
+            odd int or one per axis, e.g. ``[(3, 3, 1), (3, 3, 1), 3, 3]``; default 3 on every axis.
         reduction: reduction ratio r of CBAM's channel MLP (16 in the paper; the hidden width has a
             floor of 4).
-        spatial_kernel: kernel size of CBAM's spatial gate (7 in the paper).
+        spatial_kernel: kernel size of CBAM's spatial gate (7 in the paper), an int or one per axis.
         norm: norm of the conv blocks, by MONAI name.
         dropout: channel-dropout rate in the conv blocks.
         deep_supervision: per-level heads in training mode.
@@ -42,8 +47,10 @@ class CBAMUNet(ModularUNet):
         in_channels: int,
         out_channels: int,
         channels: Sequence[int] = (16, 32, 64, 128, 256),
+        strides: Sequence[layers.AxisSpec] | None = None,
+        kernel_sizes: Sequence[layers.AxisSpec] | None = None,
         reduction: int = 16,
-        spatial_kernel: int = 7,
+        spatial_kernel: layers.AxisSpec = 7,
         norm: layers.NormSpec = "instance",
         dropout: float = 0.0,
         deep_supervision: bool = False,
@@ -54,6 +61,8 @@ class CBAMUNet(ModularUNet):
             in_channels,
             out_channels,
             channels,
+            strides,
+            kernel_sizes,
             conv_block=ConvBlock,
             down_op=DownOp,
             up_op=UpOp,

@@ -7,17 +7,24 @@ plus an optional gate after every encoder block (CBAM) and optional deep supervi
 parts are handed in as factories (classes or ``functools.partial``; in a bundle config, a
 ``_target_`` with ``"_partial_": true``), called with keyword arguments only:
 
-    conv_block(spatial_dims=, in_channels=, out_channels=, norm=, dropout=)
-    down_op(spatial_dims=, channels=)
-    up_op(spatial_dims=, in_channels=, out_channels=)
-    skip_conn(spatial_dims=, skip_channels=, up_channels=, gating_channels=, norm=)   # has .out_channels
+    conv_block(spatial_dims=, in_channels=, out_channels=, norm=, dropout=[, kernel_size=])
+    down_op(spatial_dims=, channels=, stride=)
+    up_op(spatial_dims=, in_channels=, out_channels=, stride=)
+    skip_conn(spatial_dims=, skip_channels=, up_channels=, gating_channels=, norm=, sub_sample=)  # has .out_channels
     encoder_gate(spatial_dims=, channels=, norm=)
+
+``stride`` and ``sub_sample`` are the stride between a level and the next coarser one, one int per
+spatial axis; ``kernel_size`` (one int per axis) is passed only when ``kernel_sizes`` is given, so
+each block keeps its own default otherwise. Per-level, per-axis strides and kernels give the
+anisotropic topologies of MONAI's ``DynUNet`` and nnU-Net's ``PlainConvUNet``, e.g. for 0.8 x 0.8 x 5 mm
+data ``strides=[(2, 2, 1), (2, 2, 2), (2, 2, 2)]``, ``kernel_sizes=[(3, 3, 1), (3, 3, 1), 3, 3]``.
 
 ``UNet``, ``ImprovedUNet``, ``AttentionUNet`` and ``CBAMUNet`` are choices of parts.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -39,7 +46,14 @@ class ModularUNet(nn.Module):
         in_channels: input channels (MR sequences, CT: 1).
         out_channels: output channels (classes, or labels of a multi-label task).
         channels: features per level, finest first; ``len(channels) - 1`` down-samplings, so every
-            input side must be divisible by ``2 ** (len(channels) - 1)``.
+            input side must be divisible by the product of the strides on its axis (``self.divisor``;
+            ``2 ** (len(channels) - 1)`` with the default strides).
+        strides: the stride of each down-sampling, finest first (``len(channels) - 1`` entries), each an
+            int for every axis or one per axis (``(2, 2, 1)`` keeps the last axis); default 2 everywhere.
+            The matching up-sampling and attention gate use the same stride.
+        kernel_sizes: the kernel of each level's conv blocks (encoder and decoder), finest first
+            (``len(channels)`` entries), each an odd int or one odd int per axis; default: the
+            ``conv_block``'s own default.
         conv_block: factory of the block at every level (encoder and decoder).
         down_op: factory of the down-sampling after each encoder level but the last.
         up_op: factory of the up-sampling from each decoder level to the next finer one.
@@ -58,6 +72,11 @@ class ModularUNet(nn.Module):
 
         net = ModularUNet(3, 1, 5, channels=(16, 32, 64, 128))
         logits = net(torch.zeros(2, 1, 64, 64, 64))     # (2, 5, 64, 64, 64)
+        # 0.8 x 0.8 x 5 mm data: in-plane first, 3 x 3 x 1 kernels at the two finest levels
+        net = ModularUNet(3, 1, 5, channels=(16, 32, 64, 128), strides=[(2, 2, 1), 2, 2],
+                          kernel_sizes=[(3, 3, 1), (3, 3, 1), 3, 3])
+        net.divisor                                      # (8, 8, 4)
+        logits = net(torch.zeros(2, 1, 64, 64, 16))     # (2, 5, 64, 64, 16)
     """
 
     def __init__(
@@ -66,6 +85,8 @@ class ModularUNet(nn.Module):
         in_channels: int,
         out_channels: int,
         channels: Sequence[int] = (16, 32, 64, 128, 256),
+        strides: Sequence[layers.AxisSpec] | None = None,
+        kernel_sizes: Sequence[layers.AxisSpec] | None = None,
         conv_block: PartFactory = ConvBlock,
         down_op: PartFactory = DownOp,
         up_op: PartFactory = UpOp,
@@ -89,8 +110,30 @@ class ModularUNet(nn.Module):
                 f"skip_conn needs {levels - 1} entries (one per skip level), got {len(skip_factories)}"
             )
 
+        if strides is None:
+            strides = [(2,) * spatial_dims] * (levels - 1)
+        strides = _per_level(
+            strides, levels - 1, spatial_dims, "strides", "one per down-sampling: len(channels) - 1"
+        )
+        block_kw: list[dict] = [{}] * levels  # no kernel_size: each conv block keeps its own default
+        if kernel_sizes is not None:
+            kernels = _per_level(
+                kernel_sizes, levels, spatial_dims, "kernel_sizes", "one per level: len(channels)"
+            )
+            even = [level for level, k in enumerate(kernels) if any(side % 2 == 0 for side in k)]
+            if even:
+                raise ValueError(
+                    f"kernel_sizes must be odd on every axis (for same padding), got {kernel_sizes!r}: "
+                    f"even at levels {even}"
+                )
+            block_kw = [{"kernel_size": k} for k in kernels]
+
         self.spatial_dims = spatial_dims
-        self.divisor = 2 ** (levels - 1)
+        self.strides: tuple[tuple[int, ...], ...] = tuple(strides)
+        # per-axis divisor of every input side: the product of the strides on that axis
+        self.divisor: tuple[int, ...] = tuple(
+            math.prod(s[axis] for s in strides) for axis in range(spatial_dims)
+        )
         self.deep_supervision = deep_supervision
         self.channels_last = channels_last
 
@@ -101,7 +144,12 @@ class ModularUNet(nn.Module):
         for level, ch in enumerate(channels):
             self.encoder.append(
                 conv_block(
-                    spatial_dims=spatial_dims, in_channels=prev, out_channels=ch, norm=norm, dropout=dropout
+                    spatial_dims=spatial_dims,
+                    in_channels=prev,
+                    out_channels=ch,
+                    norm=norm,
+                    dropout=dropout,
+                    **block_kw[level],
                 )
             )
             gate = (
@@ -111,7 +159,7 @@ class ModularUNet(nn.Module):
             )
             self.encoder_gates.append(gate)
             if level < levels - 1:
-                self.down.append(down_op(spatial_dims=spatial_dims, channels=ch))
+                self.down.append(down_op(spatial_dims=spatial_dims, channels=ch, stride=strides[level]))
             prev = ch
 
         # decoder modules are stored coarsest level first, the order forward walks them
@@ -121,13 +169,16 @@ class ModularUNet(nn.Module):
         self.ds_heads = nn.ModuleList()  # deep supervision heads of the coarser decoder levels
         for level in range(levels - 2, -1, -1):
             coarse, fine = channels[level + 1], channels[level]
-            self.up.append(up_op(spatial_dims=spatial_dims, in_channels=coarse, out_channels=fine))
+            self.up.append(
+                up_op(spatial_dims=spatial_dims, in_channels=coarse, out_channels=fine, stride=strides[level])
+            )
             skip = skip_factories[level](
                 spatial_dims=spatial_dims,
                 skip_channels=fine,
                 up_channels=fine,
                 gating_channels=coarse,
                 norm=norm,
+                sub_sample=strides[level],
             )
             self.skips.append(skip)
             self.decoder.append(
@@ -137,6 +188,7 @@ class ModularUNet(nn.Module):
                     out_channels=fine,
                     norm=norm,
                     dropout=dropout,
+                    **block_kw[level],
                 )
             )
             if deep_supervision and level > 0:
@@ -147,17 +199,18 @@ class ModularUNet(nn.Module):
             self.to(memory_format=layers.channels_last_format(spatial_dims))
 
     def check_input_shape(self, x: torch.Tensor) -> None:
-        """Raise ``ValueError`` naming the shape unless every spatial side divides by ``2 ** depth``."""
-        spatial = x.shape[2:]
+        """Raise ``ValueError`` naming the shape unless every spatial side divides by its axis's divisor."""
         if x.dim() != self.spatial_dims + 2:
             raise ValueError(
                 f"expected a {self.spatial_dims + 2}D input (batch, channel, {self.spatial_dims} spatial sides), got shape {list(x.shape)}"
             )
-        for side in spatial:
-            if side % self.divisor != 0:
+        spatial = x.shape[2:]
+        for axis, divisor in enumerate(self.divisor):
+            if spatial[axis] % divisor != 0:
                 raise ValueError(
-                    f"input spatial shape {list(spatial)} is not divisible by {self.divisor} (2 ** {len(self.down)} down-samplings); pad or crop "
-                    f"every side to a multiple of {self.divisor}"
+                    f"input spatial shape {list(spatial)}: side {spatial[axis]} of axis {axis} is not divisible by {divisor}; "
+                    f"the per-axis divisors (products of the {len(self.down)} down-sampling strides) are {list(self.divisor)}: "
+                    "pad or crop every side to a multiple of its divisor"
                 )
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -199,3 +252,14 @@ class ModularUNet(nn.Module):
                 outputs.insert(1, head(features[i]).contiguous())
             return outputs
         return logits
+
+
+def _per_level(
+    values: Sequence[layers.AxisSpec], count: int, spatial_dims: int, name: str, what: str
+) -> list[tuple[int, ...]]:
+    """``values`` as ``count`` per-axis tuples, or a ``ValueError`` naming ``name`` and what it expects."""
+    if isinstance(values, (int, str)) or not isinstance(values, Sequence):
+        raise ValueError(f"{name} must be a sequence of {count} entries ({what}), got {values!r}")
+    if len(values) != count:
+        raise ValueError(f"{name} needs {count} entries ({what}), got {len(values)}: {values!r}")
+    return [layers.per_axis(v, spatial_dims, f"{name}[{i}]") for i, v in enumerate(values)]

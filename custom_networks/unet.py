@@ -23,6 +23,11 @@ class UNet(ModularUNet):
         in_channels: input channels.
         out_channels: output channels (classes).
         channels: features per level, finest first.
+        strides: stride of each down-sampling, finest first (``len(channels) - 1`` entries), each an int
+            or one per axis, e.g. ``[(2, 2, 1), 2, 2]`` for thick slices; default 2 everywhere (see
+            :class:`ModularUNet`).
+        kernel_sizes: kernel of each level's conv blocks, finest first (``len(channels)`` entries), each an
+            odd int or one per axis, e.g. ``[(3, 3, 1), (3, 3, 1), 3, 3]``; default 3 on every axis.
         norm: ``"instance"`` or ``"batch"`` (or any MONAI norm name).
         dropout: channel-dropout rate in the conv blocks.
         deep_supervision: per-level heads in training mode (see :class:`ModularUNet`).
@@ -40,6 +45,8 @@ class UNet(ModularUNet):
         in_channels: int,
         out_channels: int,
         channels: Sequence[int] = (16, 32, 64, 128, 256),
+        strides: Sequence[layers.AxisSpec] | None = None,
+        kernel_sizes: Sequence[layers.AxisSpec] | None = None,
         norm: layers.NormSpec = "instance",
         dropout: float = 0.0,
         deep_supervision: bool = False,
@@ -50,6 +57,8 @@ class UNet(ModularUNet):
             in_channels,
             out_channels,
             channels,
+            strides,
+            kernel_sizes,
             conv_block=ConvBlock,
             down_op=DownOp,
             up_op=UpOp,
@@ -73,7 +82,13 @@ class ImprovedUNet(ModularUNet):
         in_channels: input channels.
         out_channels: output channels (classes).
         channels: features per level, finest first.
-        kernel_size: depthwise kernel size.
+        strides: stride of each down-sampling, finest first (``len(channels) - 1`` entries), each an int
+            or one per axis, e.g. ``[(2, 2, 1), 2, 2]`` for thick slices; default 2 everywhere (see
+            :class:`ModularUNet`).
+        kernel_sizes: kernel of each level's conv blocks, finest first (``len(channels)`` entries), each an
+            odd int or one per axis, e.g. ``[(7, 7, 3), (7, 7, 3), 7, 7]``; default ``kernel_size`` at every
+            level.
+        kernel_size: depthwise kernel size of every level without ``kernel_sizes``.
         expansion: width multiplier of the inverted bottleneck.
         norm: norm by MONAI name (seed 003 uses batch norm).
         dropout: channel-dropout rate in the blocks.
@@ -91,6 +106,8 @@ class ImprovedUNet(ModularUNet):
         in_channels: int,
         out_channels: int,
         channels: Sequence[int] = (16, 32, 64, 128, 256),
+        strides: Sequence[layers.AxisSpec] | None = None,
+        kernel_sizes: Sequence[layers.AxisSpec] | None = None,
         kernel_size: int = 7,
         expansion: int = 4,
         norm: layers.NormSpec = "batch",
@@ -103,6 +120,8 @@ class ImprovedUNet(ModularUNet):
             in_channels,
             out_channels,
             channels,
+            strides,
+            kernel_sizes,
             conv_block=functools.partial(
                 SeparableBottleneckBlock, kernel_size=kernel_size, expansion=expansion
             ),

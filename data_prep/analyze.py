@@ -1,8 +1,9 @@
-"""Data fingerprint of a dataset: class frequencies, loss weights, crop ratios, spacing, intensities.
+"""Data fingerprint of a dataset (facts) and the plan made from it (decisions).
 
 ``analyze_dataset`` reads every labelled case of ``dataset.json`` once, one case at a time (never
-all volumes at once; optionally in parallel worker processes), and writes ``plan.json`` as
-described in ``docs/dataset_format.md``:
+all volumes at once; optionally in parallel worker processes), writes the facts to
+``fingerprint.json`` and the decisions (:mod:`data_prep.planner`) to ``plan.json``, as described in
+``docs/dataset_format.md``:
 
 - ``class_voxels``/``class_frequencies``: voxel count of every label value over all cases
   (seed 000's table: 94 % background in CHAOS).
@@ -40,9 +41,11 @@ from tqdm.auto import tqdm
 
 from data_prep.errors import DataPrepError
 from data_prep.io import read_image, read_json, spatial_geometry, write_json
+from data_prep.plan import PLAN_JSON, PLAN_VERSION, Plan
+from data_prep.planner import DEFAULT_BASE_FEATURES, DEFAULT_BUDGET_GB, plan_topology
 
-PLAN_JSON = "plan.json"
-PLAN_VERSION = 1
+FINGERPRINT_JSON = "fingerprint.json"
+FINGERPRINT_VERSION = 1
 MAX_WEIGHT_RATIO = 50.0
 BACKGROUND_CROP_SHARE = 0.25
 ANISOTROPY_THRESHOLD = 3.0
@@ -62,19 +65,38 @@ class CaseStats:
     channel_sample: np.ndarray  # (C, n) float32 foreground voxels
 
 
-def analyze_dataset(dataset_dir: str | os.PathLike, *, workers: int = 1) -> dict[str, Any]:
-    """Compute the data fingerprint of ``dataset_dir`` and write ``dataset_dir/plan.json``.
+def analyze_dataset(
+    dataset_dir: str | os.PathLike,
+    *,
+    workers: int = 1,
+    memory_budget_gb: float | None = None,
+    planned_for: str = "cpu",
+) -> Plan:
+    """Fingerprint ``dataset_dir`` and plan its training: write ``fingerprint.json`` and ``plan.json``.
 
     Args:
         dataset_dir: dataset folder with ``dataset.json`` and its ``imagesTr``/``labelsTr`` cases.
         workers: worker processes reading cases in parallel (1: in this process).
+        memory_budget_gb: training memory the patch and batch are sized for (default
+            :data:`data_prep.planner.DEFAULT_BUDGET_GB` of ``planned_for``).
+        planned_for: ``"cpu"`` (host memory) or ``"cuda"`` (GPU memory).
 
     Returns:
-        The plan written to ``plan.json`` (keys in ``docs/dataset_format.md``).
+        The plan written to ``plan.json`` (fields in ``docs/dataset_format.md``).
 
     Example:
-        >>> analyze_dataset("data/abdominal", workers=2)["class_weights"]  # doctest: +SKIP
+        >>> analyze_dataset("data/abdominal", workers=2).patch_size  # doctest: +SKIP
     """
+    dataset_dir = Path(dataset_dir)
+    fingerprint = fingerprint_dataset(dataset_dir, workers=workers)
+    plan = make_plan(fingerprint, memory_budget_gb=memory_budget_gb, planned_for=planned_for)
+    write_json(fingerprint, dataset_dir / FINGERPRINT_JSON)
+    write_json(plan.to_dict(), dataset_dir / PLAN_JSON)
+    return plan
+
+
+def fingerprint_dataset(dataset_dir: str | os.PathLike, *, workers: int = 1) -> dict[str, Any]:
+    """The facts of ``dataset_dir``'s labelled cases (the ``fingerprint.json`` dictionary); writes nothing."""
     dataset_dir = Path(dataset_dir)
     manifest_path = dataset_dir / "dataset.json"
     manifest = read_json(manifest_path)
@@ -103,9 +125,7 @@ def analyze_dataset(dataset_dir: str | os.PathLike, *, workers: int = 1) -> dict
     stats = list(
         tqdm(_map(analyze_case, jobs, workers), total=len(jobs), desc="analyze", unit="case", leave=False)
     )
-    plan = build_plan(stats, labels, modalities, name=manifest.get("name", dataset_dir.name))
-    write_json(plan, dataset_dir / PLAN_JSON)
-    return plan
+    return build_fingerprint(stats, labels, modalities, name=manifest.get("name", dataset_dir.name))
 
 
 def analyze_case(job: tuple[str, str, int, int, int]) -> CaseStats:
@@ -156,17 +176,16 @@ def analyze_case(job: tuple[str, str, int, int, int]) -> CaseStats:
     )
 
 
-def build_plan(
+def build_fingerprint(
     stats: list[CaseStats], labels: dict[str, str], modalities: list[str], name: str
 ) -> dict[str, Any]:
-    """Aggregate per-case statistics into the ``plan.json`` dictionary."""
+    """Aggregate per-case statistics into the ``fingerprint.json`` dictionary."""
     class_voxels = np.sum([s.class_voxels for s in stats], axis=0)
     frequencies = class_voxels / class_voxels.sum()
-    weights = class_weights(frequencies)
     spacings = np.array([s.spacing for s in stats])
     shapes = np.array([s.shape for s in stats])
     return {
-        "version": PLAN_VERSION,
+        "version": FINGERPRINT_VERSION,
         "name": name,
         "labels": labels,
         "num_classes": len(labels),
@@ -175,13 +194,62 @@ def build_plan(
         "num_cases": len(stats),
         "class_voxels": [int(v) for v in class_voxels],
         "class_frequencies": [round(float(f), 6) for f in frequencies],
-        "class_weights": [round(float(w), 4) for w in weights],
-        "crop_ratios": [round(float(r), 4) for r in crop_ratios(frequencies)],
         "spacing": _axis_stats(spacings),
         "shape": _axis_stats(shapes),
-        "target_spacing": [round(float(s), 4) for s in target_spacing(spacings)],
+        "case_spacings": [[round(float(v), 4) for v in s] for s in spacings],
+        "case_shapes": [[int(v) for v in s] for s in shapes],
         "intensity": intensity_stats(stats, modalities),
     }
+
+
+def make_plan(
+    fingerprint: dict[str, Any], *, memory_budget_gb: float | None = None, planned_for: str = "cpu"
+) -> Plan:
+    """The decisions for a dataset with this fingerprint (:class:`~data_prep.plan.Plan`).
+
+    Class weights and crop ratios come from the class frequencies, the target spacing from the case
+    spacings, the patch, batch and network topology from :func:`data_prep.planner.plan_topology`. Data
+    whose cases are all one slice thick (2D images stored as volumes) get a 2D plan.
+    """
+    if planned_for not in DEFAULT_BUDGET_GB:
+        raise DataPrepError(f"planned_for must be one of {sorted(DEFAULT_BUDGET_GB)}, got {planned_for!r}")
+    budget = DEFAULT_BUDGET_GB[planned_for] if memory_budget_gb is None else float(memory_budget_gb)
+    spacings = np.array(fingerprint["case_spacings"], dtype=np.float64)
+    shapes = np.array(fingerprint["case_shapes"], dtype=np.float64)
+    target = target_spacing(spacings)
+    resampled = shapes * spacings / target
+    dims = 2 if np.all(shapes[:, -1] == 1) else 3
+    median_shape = [max(int(round(v)), 1) for v in np.median(resampled, axis=0)[:dims]]
+    topology = plan_topology(
+        median_shape,
+        [float(v) for v in target[:dims]],
+        num_channels=fingerprint["num_channels"],
+        num_classes=fingerprint["num_classes"],
+        dataset_voxels=int(np.prod(resampled, axis=1).sum()),
+        memory_budget_gb=budget,
+        base_features=DEFAULT_BASE_FEATURES[planned_for],
+    )
+    frequencies = fingerprint["class_frequencies"]
+    return Plan(
+        version=PLAN_VERSION,
+        name=fingerprint["name"],
+        labels=dict(fingerprint["labels"]),
+        num_classes=fingerprint["num_classes"],
+        modality=dict(fingerprint["modality"]),
+        num_channels=fingerprint["num_channels"],
+        class_weights=[round(float(w), 4) for w in class_weights(frequencies)],
+        crop_ratios=[round(float(r), 4) for r in crop_ratios(frequencies)],
+        target_spacing=[round(float(s), 4) for s in target[:dims]],
+        intensity=[dict(entry) for entry in fingerprint["intensity"]],
+        median_shape=median_shape,
+        patch_size=topology.patch_size,
+        batch_size=topology.batch_size,
+        channels=topology.channels,
+        strides=topology.strides,
+        kernel_sizes=topology.kernel_sizes,
+        memory_budget_gb=budget,
+        planned_for=planned_for,
+    )
 
 
 def class_weights(frequencies: Iterable[float]) -> np.ndarray:

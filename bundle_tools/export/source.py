@@ -7,6 +7,7 @@ fits the ``network_def`` of ``configs/inference.json`` exactly (same keys, same 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 
 from bundle_tools.export.errors import ExportError
+from data_prep.plan import Plan, load_plan
 
 __all__ = ["BundleSource", "InputSpec", "load_bundle", "load_json", "state_dict_from_checkpoint"]
 
@@ -59,12 +61,13 @@ class BundleSource:
 
     Attributes:
         root: the bundle folder.
-        metadata: ``configs/metadata.json``.
+        metadata: ``configs/metadata.json``, with the input shape and labels of ``plan`` when there is one.
         configs: every ``configs/*.json`` but the metadata, by file name.
         ckpt_path: the weights file.
         state_dict: the network's weights (tensors only).
         network: the eager network of ``inference.json``'s ``network_def`` with the weights, in eval mode.
         spec: the network input of the metadata.
+        plan: the plan the weights were trained with (``models/plan.json``), None when there is none.
     """
 
     root: Path
@@ -74,6 +77,7 @@ class BundleSource:
     state_dict: dict[str, torch.Tensor]
     network: torch.nn.Module
     spec: InputSpec
+    plan: Plan | None = None
 
 
 def load_json(path: Path) -> Any:
@@ -191,6 +195,7 @@ def build_network(inference: Path, metadata: Path) -> torch.nn.Module:
     parser = ConfigParser()
     parser.read_meta(str(metadata))
     parser.read_config(str(inference))
+    parser["bundle_root"] = str(Path(inference).absolute().parent.parent)  # models/plan.json: its topology
     try:
         network = parser.get_parsed_content("network_def", instantiate=True)
     except Exception as err:  # noqa: BLE001 - report any config problem with the file name
@@ -219,11 +224,33 @@ def load_bundle(
     configs = {p.name: load_json(p) for p in sorted(configs_dir.glob("*.json")) if p.name != "metadata.json"}
     if "inference.json" not in configs:
         raise ExportError(f"{infer_path}: missing")
-    spec = _input_spec(metadata, meta_path)
     ckpt_path = Path(ckpt).absolute() if ckpt is not None else root / "models" / "model.pt"
     weights = _load_weights(ckpt_path, key)
     network = build_network(infer_path, meta_path)
+    plan_path = root / "models" / "plan.json"
+    plan = load_plan(plan_path) if plan_path.is_file() else None
+    if plan is not None:
+        metadata = trained_metadata(metadata, plan, network)
+    spec = _input_spec(metadata, meta_path)
     _check_fits(network, weights, ckpt_path, infer_path)
     network.load_state_dict(weights, strict=True)
     network.eval()
-    return BundleSource(root, metadata, configs, ckpt_path, weights, network, spec)
+    return BundleSource(root, metadata, configs, ckpt_path, weights, network, spec, plan)
+
+
+def trained_metadata(metadata: Mapping[str, Any], plan: Plan, network: torch.nn.Module) -> dict[str, Any]:
+    """``metadata.json`` as the weights were trained: the input channels and per-axis sizes of the plan's
+    topology (``"k*n"`` with k twice the product of an axis' strides, so n = 1 still leaves two voxels a
+    side at the coarsest level), and for networks with one output channel per class the plan's class count
+    and names."""
+    meta = copy.deepcopy(dict(metadata))
+    fmt = meta["network_data_format"]
+    shape = [f"{2 * d}*n" for d in plan.divisor]
+    image = next(iter(fmt["inputs"].values()))
+    image.update(num_channels=plan.num_channels, spatial_shape=shape)
+    pred = next(iter(fmt["outputs"].values()))
+    pred["spatial_shape"] = shape
+    if getattr(getattr(network, "head", None), "out_channels", None) == plan.num_classes:
+        pred["num_channels"] = plan.num_classes
+        pred["channel_def"] = {str(i): name for i, name in enumerate(plan.class_names)}
+    return meta

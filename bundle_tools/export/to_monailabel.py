@@ -41,7 +41,10 @@ def exported_metadata(source: BundleSource, inference: dict[str, Any]) -> dict[s
     meta = copy.deepcopy(source.metadata)
     outputs = meta["network_data_format"]["outputs"]
     pred = outputs[next(iter(outputs))]
-    labels = channel_def_for_labels(source.metadata, inference)
+    if source.plan is not None:  # the labels the weights were trained with travel with them
+        labels = {str(i): name for i, name in enumerate(source.plan.class_names)}
+    else:
+        labels = channel_def_for_labels(source.metadata, inference)
     if pred.get("channel_def") != labels:
         pred["network_channel_def"] = pred.get("channel_def", {})
         pred["channel_def"] = labels
@@ -64,6 +67,9 @@ def _copy_docs_and_licence(source: BundleSource, stage: Path) -> None:
 
 def _copy_plan(source: BundleSource, stage: Path) -> None:
     plan = source.root / "models" / "plan.json"
+    decision = source.root / "models" / "postprocessing.json"  # training's largest-component decision
+    if decision.is_file():
+        shutil.copyfile(decision, stage / "models" / decision.name)
     if plan.is_file():
         shutil.copyfile(plan, stage / "models" / "plan.json")
     elif "plan.json" in json.dumps(source.configs["inference.json"]):

@@ -30,7 +30,8 @@ class AttentionGate(nn.Module):
         in_channels: channels of the skip features x.
         gating_channels: channels of the gating signal g (from the coarser scale).
         inter_channels: channels of the joint space of W_x x and W_g g; default ``in_channels // 2``.
-        sub_sample: stride (and kernel) of W_x; 2 matches a gating signal one level coarser.
+        sub_sample: stride (and kernel) of W_x, an int or one per axis; the stride between x's level and
+            g's (2 matches a gating signal one level coarser, ``(2, 2, 1)`` one level coarser in-plane only).
         norm: norm after the output 1x1 convolution, by MONAI name.
 
     The attention coefficients pass through ``self.coefficients`` (an identity) so that
@@ -48,12 +49,13 @@ class AttentionGate(nn.Module):
         in_channels: int,
         gating_channels: int,
         inter_channels: int | None = None,
-        sub_sample: int = 2,
+        sub_sample: layers.AxisSpec = 2,
         norm: layers.NormSpec = "instance",
     ) -> None:
         super().__init__()
         inter_channels = inter_channels or max(in_channels // 2, 1)
         self.interp_mode = layers.interpolation_mode(spatial_dims)
+        sub_sample = layers.per_axis(sub_sample, spatial_dims, "AttentionGate sub_sample")
         # W_x: sub-samples x by `sub_sample` (no bias: b_g carries the joint bias)
         self.theta_x = layers.conv(
             spatial_dims, in_channels, inter_channels, kernel_size=sub_sample, stride=sub_sample, bias=False

@@ -51,7 +51,9 @@ class SpatialGate(nn.Module):
 
     Args:
         spatial_dims: 2 or 3.
-        kernel_size: odd kernel size k (7 in the paper).
+        kernel_size: odd kernel size k (7 in the paper), or one per axis. A k^d kernel also works on
+            maps thinner than k (the zero padding covers them), e.g. the 4 x 4 x 1 bottleneck of an
+            anisotropic network.
         norm: norm after the convolution, by MONAI name (the paper's code uses batch norm).
 
     Example::
@@ -59,7 +61,9 @@ class SpatialGate(nn.Module):
         gate = SpatialGate(3)     # (B, C, D, H, W) -> same shape
     """
 
-    def __init__(self, spatial_dims: int, kernel_size: int = 7, norm: layers.NormSpec = "batch") -> None:
+    def __init__(
+        self, spatial_dims: int, kernel_size: layers.AxisSpec = 7, norm: layers.NormSpec = "batch"
+    ) -> None:
         super().__init__()
         self.conv = layers.conv(spatial_dims, 2, 1, kernel_size, bias=False)
         self.norm = layers.norm(norm, spatial_dims, 1)
@@ -76,7 +80,7 @@ class CBAM(nn.Module):
         spatial_dims: 2 or 3.
         channels: channels of the features.
         reduction: reduction ratio r of the channel gate's MLP.
-        kernel_size: kernel size of the spatial gate.
+        kernel_size: kernel size of the spatial gate, an int or one per axis.
         norm: norm of the spatial gate.
 
     Example::
@@ -89,7 +93,7 @@ class CBAM(nn.Module):
         spatial_dims: int,
         channels: int,
         reduction: int = 16,
-        kernel_size: int = 7,
+        kernel_size: layers.AxisSpec = 7,
         norm: layers.NormSpec = "batch",
     ) -> None:
         super().__init__()

@@ -20,7 +20,8 @@ class ConvBlock(nn.Sequential):
         spatial_dims: 2 or 3.
         in_channels: channels of the input.
         out_channels: channels of every convolution's output.
-        kernel_size: odd kernel size (3 as in U-Net).
+        kernel_size: odd kernel size (3 as in U-Net), an int or one per axis (e.g. ``(3, 3, 1)`` on
+            levels where the slices are much thicker than the pixels).
         num_convs: convolutions in the block (2 as in U-Net).
         norm: norm layer by MONAI name, e.g. ``"instance"`` or ``"batch"``.
         act: activation by MONAI name.
@@ -36,7 +37,7 @@ class ConvBlock(nn.Sequential):
         spatial_dims: int,
         in_channels: int,
         out_channels: int,
-        kernel_size: int = 3,
+        kernel_size: layers.AxisSpec = 3,
         num_convs: int = 2,
         norm: layers.NormSpec = "instance",
         act: layers.ActSpec = "relu",
@@ -74,7 +75,7 @@ class SeparableBottleneckBlock(nn.Module):
         spatial_dims: 2 or 3.
         in_channels: channels of the input.
         out_channels: channels of the output.
-        kernel_size: odd depthwise kernel size (7 in seed 003).
+        kernel_size: odd depthwise kernel size (7 in seed 003), an int or one per axis.
         expansion: width multiplier of the inverted bottleneck.
         norm: norm layer by MONAI name.
         act: activation by MONAI name.
@@ -90,7 +91,7 @@ class SeparableBottleneckBlock(nn.Module):
         spatial_dims: int,
         in_channels: int,
         out_channels: int,
-        kernel_size: int = 7,
+        kernel_size: layers.AxisSpec = 7,
         expansion: int = 4,
         norm: layers.NormSpec = "batch",
         act: layers.ActSpec = "relu",

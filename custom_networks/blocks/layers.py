@@ -6,6 +6,9 @@ so no block has a 2D and a 3D twin.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
+
 import torch
 from monai.networks.layers.factories import Conv, Dropout, Pool
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
@@ -13,30 +16,44 @@ from torch import nn
 
 NormSpec = str | tuple
 ActSpec = str | tuple
+AxisSpec = int | Sequence[int]  # one size for every spatial axis, or one per axis
+
+
+def per_axis(value: AxisSpec, spatial_dims: int, name: str = "size") -> tuple[int, ...]:
+    """``value`` as one positive int per spatial axis: an int is repeated, a sequence must have
+    ``spatial_dims`` entries; a ``ValueError`` naming ``name`` otherwise."""
+    values = (value,) * spatial_dims if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != spatial_dims or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values
+    ):
+        raise ValueError(
+            f"{name} must be an int or {spatial_dims} ints (one per spatial axis), got {value!r}"
+        )
+    if min(values) < 1:
+        raise ValueError(f"{name} must be positive on every axis, got {value!r}")
+    return tuple(int(v) for v in values)
 
 
 def conv(
     spatial_dims: int,
     in_channels: int,
     out_channels: int,
-    kernel_size: int = 3,
-    stride: int = 1,
+    kernel_size: AxisSpec = 3,
+    stride: AxisSpec = 1,
     groups: int = 1,
     bias: bool = True,
 ) -> nn.Module:
-    """A ``spatial_dims``-D convolution with "same" padding for odd kernels.
+    """A ``spatial_dims``-D convolution with "same" padding for odd kernels on every axis of stride 1.
 
-    Kernels larger than 3 give a :class:`LargeKernelConv2d` / :class:`LargeKernelConv3d` (see there why).
+    ``kernel_size`` and ``stride`` are an int for every axis or one per axis (e.g. ``(3, 3, 1)``). A kernel
+    larger than 3 on any axis gives a :class:`LargeKernelConv2d` / :class:`LargeKernelConv3d` (see there why).
     """
-    conv_type = LARGE_KERNEL_CONV[spatial_dims] if kernel_size > 3 else Conv[Conv.CONV, spatial_dims]
+    kernel = per_axis(kernel_size, spatial_dims, "kernel_size")
+    strides = per_axis(stride, spatial_dims, "stride")
+    padding = tuple((k - 1) // 2 if s == 1 else 0 for k, s in zip(kernel, strides))
+    conv_type = LARGE_KERNEL_CONV[spatial_dims] if max(kernel) > 3 else Conv[Conv.CONV, spatial_dims]
     return conv_type(
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=stride,
-        padding=(kernel_size - 1) // 2 if stride == 1 else 0,
-        groups=groups,
-        bias=bias,
+        in_channels, out_channels, kernel, stride=strides, padding=padding, groups=groups, bias=bias
     )
 
 
@@ -80,13 +97,15 @@ class LargeKernelConv3d(_LargeKernelConv, nn.Conv3d):
 LARGE_KERNEL_CONV = {2: LargeKernelConv2d, 3: LargeKernelConv3d}
 
 
-def transposed_conv(spatial_dims: int, in_channels: int, out_channels: int, scale: int = 2) -> nn.Module:
-    """A ``spatial_dims``-D transposed convolution with kernel = stride = ``scale``."""
+def transposed_conv(spatial_dims: int, in_channels: int, out_channels: int, scale: AxisSpec = 2) -> nn.Module:
+    """A ``spatial_dims``-D transposed convolution with kernel = stride = ``scale`` (an int or one per axis)."""
+    scale = per_axis(scale, spatial_dims, "scale")
     return Conv[Conv.CONVTRANS, spatial_dims](in_channels, out_channels, scale, stride=scale, bias=False)
 
 
 class MaxPool(nn.Module):
-    """Max pooling with kernel = stride = ``scale`` that keeps its input's dtype under CPU autocast.
+    """Max pooling with kernel = stride = ``scale`` (an int or one per axis) that keeps its input's dtype
+    under CPU autocast.
 
     CPU autocast lists ``max_pool3d`` among its float32 ops: a bf16 feature map was copied to float32,
     pooled at twice the bytes and cast back by the next convolution, 21.5 ms against 2.9 ms for one
@@ -94,8 +113,9 @@ class MaxPool(nn.Module):
     the tensor as it comes. Scripted and traced modules take the plain pooling.
     """
 
-    def __init__(self, spatial_dims: int, scale: int = 2) -> None:
+    def __init__(self, spatial_dims: int, scale: AxisSpec = 2) -> None:
         super().__init__()
+        scale = per_axis(scale, spatial_dims, "scale")
         self.pool = Pool[Pool.MAX, spatial_dims](kernel_size=scale, stride=scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,7 +126,8 @@ class MaxPool(nn.Module):
         return self.pool(x)
 
 
-def max_pool(spatial_dims: int, scale: int = 2) -> nn.Module:
+def max_pool(spatial_dims: int, scale: AxisSpec = 2) -> nn.Module:
+    """A :class:`MaxPool` with kernel = stride = ``scale`` (an int or one per axis)."""
     return MaxPool(spatial_dims, scale)
 
 

@@ -3,7 +3,8 @@
 Every skip connection takes ``(skip, up, gating)``: the encoder features of this level, the decoder
 features brought up from the coarser level by the ``UpOp``, and the coarser decoder features before
 up-sampling (the gating signal of attention; unused by the plain merges). ``out_channels`` says
-what the next ``ConvBlock`` receives.
+what the next ``ConvBlock`` receives. Every one is built with ``sub_sample``, the stride between this
+level and the coarser one (an int or one per axis), which the attention gate's W_x needs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class ConcatSkip(nn.Module):
         up_channels: channels of the up-sampled decoder features.
         gating_channels: channels of the coarse gating signal (unused).
         norm: unused here.
+        sub_sample: stride to the coarser level (unused).
     """
 
     def __init__(
@@ -33,6 +35,7 @@ class ConcatSkip(nn.Module):
         up_channels: int,
         gating_channels: int = 0,
         norm: layers.NormSpec = "instance",
+        sub_sample: layers.AxisSpec = 2,
     ) -> None:
         super().__init__()
         self.out_channels = skip_channels + up_channels
@@ -50,6 +53,7 @@ class AddSkip(nn.Module):
         up_channels: channels of the up-sampled decoder features; must equal ``skip_channels``.
         gating_channels: unused.
         norm: unused.
+        sub_sample: unused.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class AddSkip(nn.Module):
         up_channels: int,
         gating_channels: int = 0,
         norm: layers.NormSpec = "instance",
+        sub_sample: layers.AxisSpec = 2,
     ) -> None:
         super().__init__()
         if skip_channels != up_channels:
@@ -81,6 +86,8 @@ class AttentionSkip(nn.Module):
         gating_channels: channels of the gating signal g (the coarser decoder features).
         norm: norm of the gate's output projection.
         inter_channels: channels of the gate's joint space; default ``skip_channels // 2``.
+        sub_sample: stride between this level and the coarser one, an int or one per axis (the
+            gate's W_x kernel and stride).
     """
 
     def __init__(
@@ -91,9 +98,12 @@ class AttentionSkip(nn.Module):
         gating_channels: int,
         norm: layers.NormSpec = "instance",
         inter_channels: int | None = None,
+        sub_sample: layers.AxisSpec = 2,
     ) -> None:
         super().__init__()
-        self.gate = AttentionGate(spatial_dims, skip_channels, gating_channels, inter_channels, norm=norm)
+        self.gate = AttentionGate(
+            spatial_dims, skip_channels, gating_channels, inter_channels, sub_sample=sub_sample, norm=norm
+        )
         self.out_channels = skip_channels + up_channels
 
     def forward(self, skip: torch.Tensor, up: torch.Tensor, gating: torch.Tensor) -> torch.Tensor:

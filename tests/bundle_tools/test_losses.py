@@ -10,6 +10,8 @@ import torch
 from monai.losses import DiceCELoss, DiceFocalLoss
 
 from bundle_tools import FocalTverskyLoss, plan_class_weights
+from data_prep.errors import DataPrepError
+from data_prep.plan import load_plan
 
 SMOOTH = 1e-5
 
@@ -96,28 +98,30 @@ def test_focal_tversky_rejects_bad_arguments():
         FocalTverskyLoss(softmax=True, weight=[1.0, 2.0])(torch.randn(1, 3, 4, 4), torch.ones(1, 3, 4, 4))
 
 
-PLAN = {"num_classes": 3, "class_weights": [0.1, 1.0, 1.9]}
+@pytest.fixture
+def plan(plan_dict):
+    return plan_dict(class_weights=[0.1, 1.0, 1.9])
 
 
-def test_plan_class_weights_from_dict_path_and_folder(tmp_path):
-    (tmp_path / "plan.json").write_text(json.dumps(PLAN))
-    for source in (PLAN, tmp_path / "plan.json", str(tmp_path)):
+def test_plan_class_weights_from_dict_path_and_folder(tmp_path, plan):
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    for source in (plan, load_plan(plan), tmp_path / "plan.json", str(tmp_path)):
         weights = plan_class_weights(source)
         assert weights.dtype == torch.float32
         torch.testing.assert_close(weights, torch.tensor([0.1, 1.0, 1.9]))
 
 
-def test_plan_class_weights_errors_name_the_problem(tmp_path):
-    with pytest.raises(ValueError, match="2 class_weights for num_classes=3"):
-        plan_class_weights({"num_classes": 3, "class_weights": [1.0, 1.0]})
-    with pytest.raises(FileNotFoundError, match="no such plan file"):
+def test_plan_class_weights_errors_name_the_problem(tmp_path, plan_dict):
+    with pytest.raises(DataPrepError, match="field 'class_weights' must list 3 numbers"):
+        plan_class_weights(plan_dict(class_weights=[1.0, 1.0]))
+    with pytest.raises(DataPrepError, match="no such plan file"):
         plan_class_weights(tmp_path / "missing.json")
 
 
-def test_plan_class_weights_plug_into_monais_dice_ce_and_dice_focal():
+def test_plan_class_weights_plug_into_monais_dice_ce_and_dice_focal(plan):
     logits = torch.randn(2, 3, 6, 6, 6, generator=torch.Generator().manual_seed(0))
     labels = torch.randint(0, 3, (2, 1, 6, 6, 6), generator=torch.Generator().manual_seed(1))
-    weights = plan_class_weights(PLAN)
+    weights = plan_class_weights(plan)
     for cls in (DiceCELoss, DiceFocalLoss):
         weighted = cls(to_onehot_y=True, softmax=True, weight=weights)(logits, labels)
         plain = cls(to_onehot_y=True, softmax=True)(logits, labels)

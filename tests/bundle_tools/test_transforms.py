@@ -10,11 +10,16 @@ import torch
 from monai.data import MetaTensor
 
 from bundle_tools import MSDBrainTumourToMultiLabeld, NormalizeFromPland
+from data_prep.errors import DataPrepError
 
 CT = {"channel": 0, "modality": "CT", "normalization": "ct", "mean": 50.0, "std": 20.0}
 CT.update({"percentile_00_5": -100.0, "percentile_99_5": 200.0})
 MR = {"channel": 1, "modality": "MR", "normalization": "zscore", "mean": 1.0, "std": 1.0}
-PLAN = {"num_channels": 2, "intensity": [MR, CT]}  # out of order on purpose: sorted by channel
+
+
+@pytest.fixture
+def plan(plan_dict):
+    return plan_dict(num_channels=2, modality={"0": "CT", "1": "MR"}, intensity=[CT, MR])
 
 
 @pytest.fixture
@@ -28,9 +33,9 @@ def image():
     )
 
 
-def test_normalize_from_plan_matches_numpy_and_keeps_meta(image):
+def test_normalize_from_plan_matches_numpy_and_keeps_meta(image, plan):
     data, img = image
-    out = NormalizeFromPland(keys="image", plan=PLAN)({"image": img})["image"]
+    out = NormalizeFromPland(keys="image", plan=plan)({"image": img})["image"]
 
     ct = (np.clip(data[0], -100.0, 200.0) - 50.0) / 20.0
     mr = data[1].copy()
@@ -44,26 +49,28 @@ def test_normalize_from_plan_matches_numpy_and_keeps_meta(image):
     torch.testing.assert_close(out.affine, img.affine)
 
 
-def test_normalize_from_plan_reads_plan_file_and_honours_channel_dim(tmp_path, image):
+def test_normalize_from_plan_reads_plan_file_and_honours_channel_dim(tmp_path, image, plan):
     data, _ = image
-    (tmp_path / "plan.json").write_text(json.dumps(PLAN))
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
     channel_last = np.moveaxis(data, 0, -1)
     out = NormalizeFromPland(keys="image", plan=tmp_path / "plan.json", channel_dim=-1)(
         {"image": channel_last}
     )
-    reference = NormalizeFromPland(keys="image", plan=PLAN)({"image": data})["image"]
+    reference = NormalizeFromPland(keys="image", plan=plan)({"image": data})["image"]
     assert isinstance(out["image"], np.ndarray)
     np.testing.assert_allclose(np.moveaxis(out["image"], -1, 0), reference, rtol=1e-6)
 
 
-def test_normalize_from_plan_errors_name_the_problem(image):
+def test_normalize_from_plan_errors_name_the_problem(image, plan, plan_dict):
     data, _ = image
     with pytest.raises(ValueError, match="image has 1 channels on axis 0, plan.json has 2"):
-        NormalizeFromPland(keys="image", plan=PLAN)({"image": data[:1]})
-    with pytest.raises(ValueError, match="channel 0: normalization 'minmax'"):
-        NormalizeFromPland(keys="image", plan={"intensity": [{"channel": 0, "normalization": "minmax"}]})
-    with pytest.raises(ValueError, match="CT normalization needs"):
-        NormalizeFromPland(keys="image", plan={"intensity": [{"channel": 0, "normalization": "ct"}]})
+        NormalizeFromPland(keys="image", plan=plan)({"image": data[:1]})
+    with pytest.raises(DataPrepError, match="channel 0: normalization 'minmax'"):
+        NormalizeFromPland(
+            keys="image", plan=plan_dict(intensity=[{"channel": 0, "normalization": "minmax"}])
+        )
+    with pytest.raises(DataPrepError, match="CT normalization needs"):
+        NormalizeFromPland(keys="image", plan=plan_dict(intensity=[{"channel": 0, "normalization": "ct"}]))
 
 
 def test_msd_brain_tumour_labels_become_tc_wt_et():

@@ -31,7 +31,16 @@ BUNDLE_TASKS = {
 ATTENTION_BUNDLES = {"abdominal_mri_attention_unet", "pancreas_ct_attention_unet"}
 
 # overrides of every smoke training: data, sizes, epochs only (plus CPU-friendly loader settings)
-SMALL = ["--roi_size", "[32,32,32]", "--num_workers", "0", "--progress_bar", "False"]
+SMALL = [
+    "--roi_size",
+    "[32,32,32]",
+    "--iterations_per_epoch",
+    "4",
+    "--num_workers",
+    "0",
+    "--progress_bar",
+    "False",
+]
 
 
 def env() -> dict[str, str]:

@@ -51,3 +51,25 @@ def test_attention_maps_in_2d_cover_every_requested_level():
     net = cn.AttentionUNet(2, 1, 2, channels=(4, 8, 16), attention_levels=[0, 1])
     maps = cn.attention_maps(net, torch.randn(1, 1, 32, 32))
     assert [tuple(m.shape) for m in maps] == [(1, 1, 32, 32), (1, 1, 16, 16)]
+
+
+def test_gate_with_per_axis_sub_sample_matches_equation_1_with_that_stride():
+    torch.manual_seed(0)
+    gate = cn.AttentionGate(3, in_channels=6, gating_channels=8, inter_channels=4, sub_sample=(2, 2, 1))
+    gate = gate.eval()
+    assert gate.theta_x.kernel_size == gate.theta_x.stride == (2, 2, 1)
+    x = torch.randn(2, 6, 8, 8, 3)
+    g = torch.randn(2, 8, 4, 4, 3)  # one level coarser in-plane only
+    theta = F.conv3d(x, gate.theta_x.weight, stride=(2, 2, 1))
+    assert theta.shape[2:] == g.shape[2:]
+    phi = F.conv3d(g, gate.phi_g.weight, gate.phi_g.bias)
+    alpha = torch.sigmoid(F.conv3d(torch.relu(theta + phi), gate.psi.weight, gate.psi.bias))
+    alpha_up = F.interpolate(alpha, size=(8, 8, 3), mode="trilinear", align_corners=False)
+    torch.testing.assert_close(gate(x, g), gate.output(alpha_up * x), atol=1e-5, rtol=1e-4)
+
+
+def test_plain_skips_accept_and_ignore_sub_sample():
+    for skip in (cn.ConcatSkip, cn.AddSkip):
+        merge = skip(3, skip_channels=4, up_channels=4, gating_channels=8, sub_sample=(2, 2, 1))
+        x = torch.randn(1, 4, 4, 4, 2)
+        assert merge(x, x, torch.randn(1, 8, 2, 2, 2)).shape[2:] == x.shape[2:]

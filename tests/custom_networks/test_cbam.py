@@ -55,3 +55,14 @@ def test_cbam_unet_places_cbam_after_each_encoder_block():
     net = cn.CBAMUNet(3, 4, 3, channels=(8, 16, 32))
     assert [type(g).__name__ for g in net.encoder_gates] == ["CBAM", "CBAM", "CBAM"]
     assert [g.channel_gate.mlp[2].out_features for g in net.encoder_gates] == [8, 16, 32]
+
+
+def test_spatial_gate_works_on_maps_thinner_than_its_kernel():
+    # the 4 x 4 x 1 bottleneck of an anisotropic network under a 7^3 kernel: the padding covers the thin axis
+    torch.manual_seed(0)
+    gate = cn.SpatialGate(3, kernel_size=7, norm="batch").eval()
+    x = torch.randn(2, 5, 4, 4, 1)
+    pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+    conv = F.conv3d(pooled, gate.conv.weight, padding=3)
+    torch.testing.assert_close(gate(x), x * torch.sigmoid(gate.norm(conv)), atol=1e-5, rtol=1e-4)
+    assert cn.SpatialGate(3, kernel_size=(7, 7, 1)).conv.weight.shape == (1, 2, 7, 7, 1)

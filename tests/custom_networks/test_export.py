@@ -60,3 +60,58 @@ def test_onnx_export_with_dynamic_sizes_equals_eager(cls, tmp_path):
     x2 = torch.randn(2, 1, 24, 16, 8)
     (out,) = session.run(None, {session.get_inputs()[0].name: x2.numpy()})
     np.testing.assert_allclose(out, net(x2).detach().numpy(), atol=1e-4, rtol=1e-3)
+
+
+# 0.8 x 0.8 x 5 mm data: per-axis divisors (8, 8, 4); AttentionUNet also with per-axis interpolation
+ANISOTROPIC = {"strides": [[2, 2, 1], [2, 2, 2], [2, 2, 2]], "kernel_sizes": [[3, 3, 1], [3, 3, 1], 3, 3]}
+ANISOTROPIC_CASES = [(cls, {}) for cls in NETWORKS] + [(cn.AttentionUNet, {"up_mode": "interp"})]
+
+
+def anisotropic(cls, **kw):
+    torch.manual_seed(0)
+    return cls(3, 1, 3, channels=(4, 8, 16, 32), **ANISOTROPIC, **kw).eval()
+
+
+def case_id(case):
+    return case[0].__name__ + "".join(f"-{v}" for v in case[1].values())
+
+
+@pytest.mark.parametrize("case", ANISOTROPIC_CASES, ids=case_id)
+def test_torchscript_of_an_anisotropic_network_equals_eager(case):
+    cls, kw = case
+    net = anisotropic(cls, deep_supervision=True, **kw)
+    x, x2 = torch.randn(1, 1, 32, 32, 8), torch.randn(2, 1, 16, 24, 12)
+    scripted = torch.jit.script(net)
+    for inp in (x, x2):
+        torch.testing.assert_close(scripted(inp), net(inp), atol=1e-5, rtol=1e-4)
+    with pytest.raises(torch.jit.Error, match=r"side 6 of axis 2 is not divisible by 4"):
+        scripted(torch.randn(1, 1, 32, 32, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(net, x)
+    torch.testing.assert_close(traced(x), net(x), atol=1e-5, rtol=1e-4)
+    eager_train, scripted_train = net.train()(x), torch.jit.script(net)(x)
+    torch.testing.assert_close(scripted_train, eager_train, atol=1e-5, rtol=1e-4)
+    assert [tuple(o.shape[2:]) for o in eager_train] == [(32, 32, 8), (16, 16, 8), (8, 8, 4)]
+
+
+@pytest.mark.parametrize("case", ANISOTROPIC_CASES, ids=case_id)
+def test_onnx_export_of_an_anisotropic_network_with_per_axis_dynamic_sizes_equals_eager(case, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from torch.export import Dim
+
+    cls, kw = case
+    net = anisotropic(cls, **kw)
+    assert net.divisor == (8, 8, 4)
+    x = torch.randn(1, 1, 32, 32, 8)
+    sides = {axis + 2: k * Dim(name, max=64) for axis, (k, name) in enumerate(zip(net.divisor, "dhw"))}
+    dynamic = {"x": {0: Dim("batch", min=1, max=16), **sides}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(net, (x,), dynamo=True, dynamic_shapes=dynamic, verbose=False)
+    path = tmp_path / "model.onnx"
+    program.save(str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x2 = torch.randn(2, 1, 16, 24, 12)
+    (out,) = session.run(None, {session.get_inputs()[0].name: x2.numpy()})
+    np.testing.assert_allclose(out, net(x2).detach().numpy(), atol=1e-4, rtol=1e-3)

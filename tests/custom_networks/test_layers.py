@@ -95,3 +95,36 @@ def test_instance_norm_training_path_equals_group_norm_per_channel_in_value_and_
         torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)
     with torch.no_grad():  # inference: plain group norm, same values
         torch.testing.assert_close(norm.eval()(x), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_per_axis_kernels_pad_each_axis_and_any_side_above_3_takes_the_guarded_convolution():
+    thin = layers.conv(3, 2, 4, (3, 3, 1))
+    assert thin.kernel_size == (3, 3, 1) and thin.padding == (1, 1, 0)
+    assert not isinstance(thin, layers.LargeKernelConv3d)
+    assert thin(torch.randn(1, 2, 8, 8, 5)).shape == (1, 4, 8, 8, 5)
+    assert isinstance(layers.conv(3, 2, 4, (7, 7, 1)), layers.LargeKernelConv3d)
+    assert isinstance(layers.conv(2, 2, 4, (1, 5)), layers.LargeKernelConv2d)
+    strided = layers.conv(3, 2, 4, kernel_size=(2, 2, 1), stride=(2, 2, 1))
+    assert strided.padding == (0, 0, 0) and strided(torch.randn(1, 2, 8, 8, 5)).shape == (1, 4, 4, 4, 5)
+
+
+def test_per_axis_sizes_of_the_wrong_length_or_below_one_are_value_errors_naming_the_argument():
+    with pytest.raises(ValueError, match=r"kernel_size must be an int or 3 ints .*got \(3, 3\)"):
+        layers.conv(3, 2, 4, (3, 3))
+    with pytest.raises(ValueError, match="stride must be positive"):
+        layers.conv(3, 2, 4, 3, stride=(2, 0, 2))
+
+
+def test_anisotropic_max_pool_keeps_bf16_under_cpu_autocast_and_equals_the_float32_pooling():
+    pool = layers.max_pool(3, (2, 2, 1))
+    x = torch.randn(1, 4, 8, 8, 3).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = pool(x)
+    assert out.dtype == torch.bfloat16 and out.shape[2:] == (4, 4, 3)
+    assert torch.equal(out.float(), torch.nn.functional.max_pool3d(x.float(), (2, 2, 1)))
+
+
+def test_anisotropic_transposed_convolution_has_kernel_equal_to_stride():
+    up = layers.transposed_conv(3, 4, 2, (2, 2, 1))
+    assert up.kernel_size == up.stride == (2, 2, 1)
+    assert up(torch.randn(1, 4, 4, 4, 3)).shape == (1, 2, 8, 8, 3)

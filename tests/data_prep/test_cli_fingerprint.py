@@ -7,6 +7,7 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from data_prep import cli
@@ -58,12 +59,24 @@ def test_split_proportions_option(dataset):
     assert cli.main(["split", str(dataset), "--proportions", "0.5", "0.5", "0.5"]) == 1
 
 
-def test_analyze_writes_the_plan(dataset, capsys):
+def test_analyze_writes_the_fingerprint_and_the_plan(dataset, capsys):
     (dataset / "plan.json").unlink()
     assert cli.main(["analyze", str(dataset), "--workers", "1"]) == 0
     plan = json.loads((dataset / "plan.json").read_text(encoding="utf-8"))
-    assert plan["num_cases"] == 6 and len(plan["class_weights"]) == 5
-    assert "liver" in capsys.readouterr().out
+    fingerprint = json.loads((dataset / "fingerprint.json").read_text(encoding="utf-8"))
+    assert fingerprint["num_cases"] == 6 and len(plan["class_weights"]) == 5
+    out = capsys.readouterr().out
+    assert "liver" in out and f"patch {plan['patch_size']}" in out
+
+
+def test_analyze_sizes_the_patch_for_the_memory_budget(dataset):
+    assert cli.main(["analyze", str(dataset), "--workers", "1", "--memory-budget-gb", "0.001"]) == 0
+    small = json.loads((dataset / "plan.json").read_text(encoding="utf-8"))
+    assert cli.main(["analyze", str(dataset), "--workers", "1", "--device", "cuda"]) == 0
+    large = json.loads((dataset / "plan.json").read_text(encoding="utf-8"))
+    assert np.prod(small["patch_size"]) < np.prod(large["patch_size"])
+    assert (small["planned_for"], large["planned_for"]) == ("cpu", "cuda")
+    assert large["memory_budget_gb"] == 8.0 and large["channels"][0] == 32
 
 
 @pytest.mark.parametrize("command", ["split", "analyze"])

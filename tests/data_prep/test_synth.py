@@ -28,8 +28,9 @@ def test_dataset_folder_holds_cases_manifest_datalist_and_plan(abdominal):
     assert [c["image"] for c in manifest["training"]] == [f"imagesTr/{n}.nii.gz" for n in names]
     assert [c["label"] for c in manifest["training"]] == [f"labelsTr/{n}.nii.gz" for n in names]
     assert manifest["numTraining"] == 5 and manifest["labels"]["4"] == "spleen"
+    fingerprint = json.loads((abdominal / "fingerprint.json").read_text(encoding="utf-8"))
     plan = json.loads((abdominal / "plan.json").read_text(encoding="utf-8"))
-    assert plan["num_cases"] == 5 and plan["num_classes"] == 5
+    assert fingerprint["num_cases"] == 5 and plan["num_classes"] == 5
     datalist = json.loads((abdominal / "datalist.json").read_text(encoding="utf-8"))
     assert sum(len(datalist[k]) for k in ("training", "validation", "test")) == 5
     assert not [p for p in abdominal.parent.iterdir() if p.name.endswith(".partial")]

@@ -57,14 +57,15 @@ def make_trained_copy(name: str, dest_root: Path, dataset: Path) -> Path:
     (dest / "docs").mkdir(exist_ok=True)
     if not (dest / "docs" / "README.md").is_file():
         (dest / "docs" / "README.md").write_text(f"# {name} (test copy)\n")
+    (dest / "models").mkdir(exist_ok=True)
+    shutil.copy2(dataset / "plan.json", dest / "models" / "plan.json")  # the topology the weights have
     parser = ConfigParser()
     parser.read_meta(str(dest / "configs" / "metadata.json"))
     parser.read_config(str(dest / "configs" / "inference.json"))
+    parser["bundle_root"] = str(dest)
     torch.manual_seed(0)
     net = parser.get_parsed_content("network_def")
-    (dest / "models").mkdir(exist_ok=True)
     torch.save({"model": net.state_dict(), "epoch": 1, "metric": 0.5}, dest / "models" / "model.pt")
-    shutil.copy2(dataset / "plan.json", dest / "models" / "plan.json")
     return dest
 
 
