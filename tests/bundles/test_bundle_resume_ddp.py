@@ -139,5 +139,6 @@ def test_two_process_gloo_ddp_training_completes(bundle_copy, datasets, bh, tmp_
     assert not any(k.startswith("module.") for k in latest["network"])  # saved unwrapped from DDP
     best = torch.load(bundle / "models" / "model.pt", weights_only=True)
     assert not any(k.startswith("module.") for k in best["model"])
+    assert (bundle / "models" / "postprocessing.json").is_file()  # decided once, by rank 0
     # rank 0 alone logs and saves: one TensorBoard writer pair, one curves file
     assert len(list((bundle / "runs").glob("events.out.tfevents.*"))) == 2
