@@ -1,5 +1,11 @@
 """Training throughput of each bundle (its real train.json) on this machine, data pipeline included.
 
+The configuration timed is the documented one: the patch (``roi_size``) and batch (``batch_size``) of the
+bundle's ``configs/default_plan.json`` (the plan of the dataset its docs describe) and train.json's
+``num_samples``. The data are synthetic ``data_prep synth`` volumes of about the patch's size, whose own
+``plan.json`` the bundle reads as it would any dataset's: the network topology (channels, strides, kernel
+sizes) is the one planned for synthetic data of that size, not necessarily the documented dataset's.
+
 Variants, same config and data, the trainer swapped by override:
 
 - ``bundle amp`` - the bundle as shipped: ``bundle_tools.AmpSupervisedTrainer``, ``amp=True`` (bfloat16
@@ -14,8 +20,10 @@ Each variant trains in a fresh Python process, so none inherits the memory alloc
 of the one before.
 
 Per bundle and variant: iterations/s and voxels/s (patch voxels x patches per iteration) over
-``--iterations`` timed iterations after ``--warmup``, and the data-loading share = time waiting for the next batch (ignite ``GET_BATCH_STARTED`` -> ``GET_BATCH_COMPLETED``) / total.
-Validation is switched off (``val_interval`` beyond the run). The table goes to stdout and, unless
+``--iterations`` timed iterations after ``--warmup``, and the data-loading share = time waiting for the next batch
+(ignite ``GET_BATCH_STARTED`` -> ``GET_BATCH_COMPLETED``) / total. ``iterations_per_epoch`` is set beyond warm-up +
+timed iterations, so they all lie in one epoch (no epoch-end handlers inside them, as in a real epoch of many
+iterations). Validation is switched off (``val_interval`` beyond the run). The table goes to stdout and, unless
 ``--no-write``, into BENCHMARKS.md between ``<!-- bundle_training:start -->`` and ``<!-- bundle_training:end -->``.
 
     python benchmarks/bench_bundle_training.py [--quick] [--bundles NAME ...] [--roi X Y Z] [--iterations 5]
@@ -37,11 +45,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_summary, write_section  # noqa: E402
 from _worker import REPO, in_fresh_process, run  # noqa: E402
 
+from data_prep.plan import Plan, load_plan  # noqa: E402
+
 BUNDLES = {  # bundle -> the data_prep synth task that makes data for it
     "abdominal_mri_attention_unet": "abdominal",
     "pancreas_ct_attention_unet": "pancreas",
     "brain_tumour_mri_cbam_unet": "brain_tumour",
 }
+DEFAULT_PLAN = "default_plan.json"  # in each bundle's configs/: the plan of the dataset its docs describe
+CASES = 6  # synthetic cases: a patient-level split with training, validation and test patients for every task
 
 VARIANTS = {
     "stock amp (anchor)": {"train#trainer#_target_": "SupervisedTrainer", "amp": True},
@@ -55,25 +67,29 @@ VARIANTS = {
 }
 
 
+def default_plan(bundle: str) -> Plan:
+    """The plan a bundle ships for the dataset its docs describe (``configs/default_plan.json``)."""
+    return load_plan(REPO / "bundles" / bundle / "configs" / DEFAULT_PLAN)
+
+
 def bundle_settings(bundle: str) -> dict:
-    """The literal ``roi_size``, ``batch_size`` and ``num_samples`` of a bundle's train.json."""
-    config = json.loads((REPO / "bundles" / bundle / "configs" / "train.json").read_text(encoding="utf-8"))
-    return {key: config[key] for key in ("roi_size", "batch_size", "num_samples")}
+    """The documented ``roi_size`` and ``batch_size`` (the bundle's default plan), train.json's ``num_samples``."""
+    train = REPO / "bundles" / bundle / "configs" / "train.json"
+    num_samples = json.loads(train.read_text(encoding="utf-8"))["num_samples"]
+    if not isinstance(num_samples, int) or isinstance(num_samples, bool):
+        raise ValueError(f"{train}: num_samples must be a literal integer, got {num_samples!r}")
+    plan = default_plan(bundle)
+    return {"roi_size": list(plan.patch_size), "batch_size": plan.batch_size, "num_samples": num_samples}
 
 
-def cases_for_one_epoch(iterations: int, batch_size: int) -> int:
-    """The fewest synthetic cases whose training split fills ``iterations`` batches of ``batch_size``.
+def run_overrides(batch_size: int, warmup: int, iterations: int) -> dict:
+    """The train.json overrides of a timed run: the documented batch, and an epoch longer than the run.
 
-    So warm-up and timed iterations lie in one epoch: with fewer training cases every iteration or two
-    would end an epoch and be charged its handlers (latest checkpoint, curves, LR step), which a real
-    dataset spreads over an epoch of many iterations.
+    With ``iterations_per_epoch`` beyond ``warmup + iterations`` no epoch ends inside the run, so no iteration
+    is charged the epoch-end handlers (latest checkpoint, curves) that a real epoch of many iterations spreads
+    out. The sampler draws with replacement, so the epoch's length does not depend on the number of cases.
     """
-    from data_prep.split import DEFAULT_PROPORTIONS, patient_counts
-
-    cases = 3
-    while patient_counts(cases, DEFAULT_PROPORTIONS)[0] < iterations * batch_size:
-        cases += 1
-    return cases
+    return {"batch_size": batch_size, "iterations_per_epoch": warmup + iterations + 1}
 
 
 def make_data(root: Path, task: str, cases: int, size: list[int]) -> Path:
@@ -97,7 +113,14 @@ def make_data(root: Path, task: str, cases: int, size: list[int]) -> Path:
 
 
 def run_variant(
-    bundle: str, overrides: dict, data: str, work: str, roi: list[int], warmup: int, iterations: int
+    bundle: str,
+    overrides: dict,
+    data: str,
+    work: str,
+    roi: list[int],
+    batch_size: int,
+    warmup: int,
+    iterations: int,
 ) -> dict:
     """Train ``warmup + iterations`` iterations of one variant in this process (``--worker``) and time them."""
     from ignite.engine import Events
@@ -116,6 +139,7 @@ def run_variant(
         num_workers=0,
         progress_bar=False,
         ckpt_every_n_iterations=0,
+        **run_overrides(batch_size, warmup, iterations),
         **overrides,
     )
     wf.initialize()
@@ -183,17 +207,20 @@ def main() -> None:
     rows, ratios = [], []
     for bundle in args.bundles:
         settings = bundle_settings(bundle)
-        roi = args.roi or settings["roi_size"]
-        patch_voxels = int(np.prod(roi)) * settings["batch_size"] * settings["num_samples"]
+        roi, batch = args.roi or settings["roi_size"], settings["batch_size"]
+        patch_voxels = int(np.prod(roi)) * batch * settings["num_samples"]
         size = [max(r, 48) for r in roi[:2]] + [max(roi[2], 32)]
         with tempfile.TemporaryDirectory() as tmp:
-            cases = cases_for_one_epoch(args.warmup + args.iterations, settings["batch_size"])
-            data = make_data(Path(tmp), BUNDLES[bundle], cases=cases, size=size)
+            data = make_data(Path(tmp), BUNDLES[bundle], cases=CASES, size=size)
+            divisor = load_plan(data).divisor
+            if any(r % d for r, d in zip(roi, divisor)):
+                raise SystemExit(f"patch {roi} does not divide by {divisor}, the strides' product of the network"
+                                 f" planned for synthetic {BUNDLES[bundle]} data of {size} (--roi)")  # fmt: skip
             results = {}
             for name, overrides in VARIANTS.items():
                 spec = {"bundle": bundle, "overrides": overrides, "data": str(data), "roi": roi,
-                        "work": str(Path(tmp) / name.replace(" ", "_")), "warmup": args.warmup,
-                        "iterations": args.iterations}  # fmt: skip
+                        "batch_size": batch, "work": str(Path(tmp) / name.replace(" ", "_")),
+                        "warmup": args.warmup, "iterations": args.iterations}  # fmt: skip
                 results[name] = in_fresh_process(__file__, spec)
                 print(f"{bundle} {name}: {results[name]['it_s']:.3f} it/s", flush=True)
         anchor = results["stock amp (anchor)"]["it_s"]
@@ -214,11 +241,16 @@ def main() -> None:
         f"- Command: `{command.strip()}`",
         f"- Machine: {header}",
         f"- Date: {time.strftime('%Y-%m-%d')}",
-        "- Config: each bundle's train.json as shipped (network, class-balanced crops, augmentation, loss, Adam,"
-        " CacheDataset + ThreadDataLoader), no validation; synthetic data_prep volumes;"
-        f" {args.warmup} warm-up + {args.iterations} timed iterations per variant in one epoch (enough synthetic cases that"
-        " no epoch ends inside them), each variant in a fresh process. Data-loading share = time"
-        " the trainer waited for its next batch / total, after the warm-up.",
+        "- Config: each bundle's train.json as shipped (deep-supervised network, class-balanced crops,"
+        " augmentation, loss, AdamW with a poly LR stepped per iteration, CacheDataset + ThreadDataLoader"
+        " sampling with replacement), no validation; patch and batch of the bundle's configs/default_plan.json"
+        f" (the documented dataset's plan){'' if args.roi is None else f', patch --roi {args.roi}'};"
+        f" {CASES} synthetic data_prep cases of about the patch's size, whose own plan.json sets the network"
+        " topology (channels, strides, kernel sizes planned for them);"
+        f" {args.warmup} warm-up + {args.iterations} timed iterations per variant in one epoch"
+        f" (`iterations_per_epoch` {run_overrides(1, args.warmup, args.iterations)['iterations_per_epoch']}),"
+        " each variant in a fresh process. Data-loading share = time the trainer waited for its next batch /"
+        " total, after the warm-up.",
         "- The stock trainer runs the network on the batch's `MetaTensor`s; `AmpSupervisedTrainer` unwraps them to"
         " plain tensors around the forward and the loss (see `bundle_tools/amp.py`), which is what 'bundle fp32'"
         " gains over the anchor.",

@@ -1,9 +1,13 @@
 """The CUDA part of the speed harness: inference and training of the bundles on a GPU, with mixed precision,
 channels-last, ``cudnn.benchmark`` and ``torch.compile`` switched on one after another.
 
+The bundles' configs are read with the plan each ships for the dataset its docs describe
+(``configs/default_plan.json``): it decides the network (channels, strides, kernel sizes, deep supervision as
+in the config), the ROI / patch (``patch_size``) and the batch (``batch_size``).
+
 Inference of one random volume of ``--shape`` on the device with the abdominal bundle's network and ROI
-(inference.json's ``network_def`` and ``roi_size``, random weights: speed only, the figures do not depend
-on the weights). Rows:
+(inference.json's ``network_def`` and ``roi_size`` under its default plan, random weights: speed only, the
+figures do not depend on the weights). Rows:
 
 - ``stock MONAI fp32`` (anchor): ``SlidingWindowInferer(roi_size, sw_batch_size=4, overlap=0.5)`` as Model
   Zoo configs set it, float32, contiguous tensors, ``cudnn.benchmark`` off;
@@ -14,11 +18,11 @@ on the weights). Rows:
   its evaluator's ``autocast_network()`` (``AmpSupervisedEvaluator``: float16 autocast on CUDA).
 
 Training: one step (forward, the bundle's loss from its train.json, backward, the bundle's optimizer step) of
-each bundle on random tensors at its ``roi_size`` x ``batch_size * num_samples`` patches (what its trainer
-sees per iteration). Rows: float32 (anchor); MONAI's stock ``SupervisedTrainer(amp=True)`` on CUDA (float16
-autocast around forward and loss + ``GradScaler``); bfloat16 autocast (loss in float32 outside it, as
-``bundle_tools.AmpSupervisedTrainer`` computes it); + channels-last; + ``cudnn.benchmark``; +
-``torch.compile(network)``. Iterations/s and voxels/s, ratio to the float32 anchor.
+each bundle on random tensors at its default plan's ``patch_size`` x ``batch_size`` * train.json's
+``num_samples`` patches (what its trainer sees per iteration). Rows: float32 (anchor); MONAI's stock
+``SupervisedTrainer(amp=True)`` on CUDA (float16 autocast around forward and loss + ``GradScaler``); bfloat16
+autocast (loss in float32 outside it, as ``bundle_tools.AmpSupervisedTrainer`` computes it); + channels-last;
++ ``cudnn.benchmark``; + ``torch.compile(network)``. Iterations/s and voxels/s, ratio to the float32 anchor.
 
 Each row runs in its own process (its own peak memory, cuDNN and compile state; a failure stays in its row):
 untimed warm-up first (its first call, which includes compilation and autotuning, is reported separately as
@@ -53,10 +57,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_summary, write_section  # noqa: E402
 from _worker import REPO, in_fresh_process  # noqa: E402
-from bench_bundle_training import BUNDLES, bundle_settings  # noqa: E402
+from bench_bundle_training import BUNDLES, DEFAULT_PLAN, bundle_settings, default_plan  # noqa: E402
 from bench_inference import BUNDLE, STOCK, peak_rss_mib, window_settings  # noqa: E402
 
-QUICK = {"shape": [64, 64, 32], "roi": [32, 32, 16], "patches": 1}  # ROI sides divisible by 2**4
+from data_prep.plan import Plan  # noqa: E402
+
+QUICK = {"shape": [64, 64, 32], "roi": [32, 32, 16], "patches": 1}  # divides by every default plan's strides
 
 
 @dataclass(frozen=True)
@@ -105,12 +111,19 @@ TRAINING = [
 
 
 def bundle_parser(bundle: str, config: str, device: torch.device, roi: list[int], channels_last: bool | None):
-    """A ConfigParser of ``bundles/<bundle>/configs/<config>`` on ``device`` at ``roi`` (channels-last as given)."""
+    """A ConfigParser of ``bundles/<bundle>/configs/<config>`` with the bundle's default plan, on ``device`` at
+    ``roi`` (channels-last as given)."""
     from monai.bundle import ConfigParser
 
+    folder = REPO / "bundles" / bundle
     parser = ConfigParser()
-    parser.read_config(str(REPO / "bundles" / bundle / "configs" / config))
-    parser.update({"device": f"$torch.device('{device}')", "roi_size": roi})
+    parser.read_config(str(folder / "configs" / config))
+    parser.update({
+        "bundle_root": str(folder),  # a plain ConfigParser's bundle_root would be the current directory
+        "plan": f"$data_prep.plan.load_plan({str(folder / 'configs' / DEFAULT_PLAN)!r})",
+        "device": f"$torch.device('{device}')",
+        "roi_size": roi,
+    })  # fmt: skip
     if channels_last is not None:  # the networks' own option: channels-last weights and inputs
         parser["channels_last"] = channels_last
     return parser
@@ -174,7 +187,8 @@ def inference_row(spec: dict) -> dict:
         settings = f"{window_settings(inferer)}, {v.settings()}"
         autocast = _autocast(device, v.dtype)
     network.eval()
-    image = torch.randn(1, parser["network_def"]["in_channels"], *spec["shape"], device=device)
+    in_channels = parser.get_parsed_content("network_def#in_channels")
+    image = torch.randn(1, in_channels, *spec["shape"], device=device)
     if v.channels_last:
         image = image.contiguous(memory_format=torch.channels_last_3d)
 
@@ -191,9 +205,7 @@ def training_row(spec: dict) -> dict:
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = v.cudnn_benchmark
     parser = bundle_parser(spec["bundle"], "train.json", device, spec["roi"], v.channels_last)
-    classes = parser["num_classes"]
-    if parser.get("class_weights") is not None:  # from the dataset's plan.json: uniform here, same cost
-        parser["class_weights"] = f"$torch.ones({classes})"
+    classes = parser.get_parsed_content("num_classes")
     network = parser.get_parsed_content("network")
     loss_fn, optimizer = parser.get_parsed_content("loss"), parser.get_parsed_content("optimizer")
     if isinstance(loss_fn, torch.nn.Module):
@@ -201,7 +213,7 @@ def training_row(spec: dict) -> dict:
     network.train()
     model = torch.compile(network) if v.compile else network
     out_channels = parser.get_parsed_content("network_def#out_channels")
-    shape = (spec["patches"], parser["network_def"]["in_channels"], *spec["roi"])
+    shape = (spec["patches"], parser.get_parsed_content("network_def#in_channels"), *spec["roi"])
     x = torch.randn(*shape, device=device)
     if v.channels_last:
         x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -226,7 +238,8 @@ def training_row(spec: dict) -> dict:
             scaler.step(optimizer)
             scaler.update()
 
-    return {"settings": v.settings(), **timed(step, device, spec["warmup"], spec["steps"])}
+    result = {"settings": v.settings(), "optimizer": type(optimizer).__name__}
+    return {**result, **timed(step, device, spec["warmup"], spec["steps"])}
 
 
 def measure(spec: dict, timeout: float) -> dict | str:
@@ -288,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.shape, args.repeats, args.steps, args.warmup = QUICK["shape"], 1, 1, 1
-    infer_config = json.loads((BUNDLE / "configs" / "inference.json").read_text(encoding="utf-8"))
-    roi = QUICK["roi"] if args.quick else infer_config["roi_size"]
+    plan = default_plan(BUNDLE.name)
+    roi = QUICK["roi"] if args.quick else list(plan.patch_size)
     base = {"device": str(device), "repeats": args.repeats, "steps": args.steps, "warmup": args.warmup}
 
     inference: list[tuple[Variant, dict | str]] = []
@@ -310,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             training.append((bundle, f"{'x'.join(map(str, patch))} x {patches}", v, r))
             print(f"training {bundle} {v.name}: {_brief(r, 'it_s', 'it/s')}", flush=True)
 
-    table = report(args, device, roi, infer_config, inference, training)
+    table = report(args, device, roi, plan, inference, training)
     print(table)
     if args.no_write or args.quick or device.type != "cuda":
         print("BENCHMARKS.md not updated (--no-write, --quick or not a CUDA device)")
@@ -325,12 +338,15 @@ def report(
     args: argparse.Namespace,
     device: torch.device,
     roi: list[int],
-    infer_config: dict,
+    plan: Plan,
     inference: list[tuple[Variant, dict | str]],
     training: list[tuple[str, str, Variant, dict | str]],
 ) -> str:
     """The markdown section: command, machine, method, the inference and the training tables."""
     memory = "peak MiB (CUDA allocated)" if device.type == "cuda" else "peak RSS growth MiB"
+    optimizers = (
+        "/".join(sorted({r["optimizer"] for *_, r in training if isinstance(r, dict)})) or "optimizer"
+    )
     anchor = inference[0][1]["median_s"] if isinstance(inference[0][1], dict) else None
     lines = [
         "## GPU",
@@ -340,10 +356,10 @@ def report(
         f"- Date: {time.strftime('%Y-%m-%d')}; every row in its own process, untimed warm-up first ('first call"
         " s': compilation and cuDNN autotuning happen there, excluded from the median);"
         " `torch.cuda.synchronize()` around every timed call; random weights and tensors (speed only).",
-        f"- Inference: {BUNDLE.name}'s AttentionUNet (channels {infer_config['network_def']['channels']},"
-        f" {infer_config['num_classes']} classes) at ROI {roi}, one {'x'.join(map(str, args.shape))} volume"
-        f" on the device, median of {args.repeats}. The fp16/bf16 rows autocast the whole inferer call (MONAI's"
-        " evaluator with amp=True); the bundle row is inference.json's inferer as shipped through"
+        f"- Inference: {BUNDLE.name}'s AttentionUNet as its {DEFAULT_PLAN} plans it (channels {plan.channels},"
+        f" strides {plan.strides}, {plan.num_classes} classes) at ROI {roi}, one"
+        f" {'x'.join(map(str, args.shape))} volume on the device, median of {args.repeats}. The fp16/bf16 rows"
+        " autocast the whole inferer call (MONAI's evaluator with amp=True); the bundle row is inference.json's inferer as shipped through"
         " AmpSupervisedEvaluator.autocast_network().",
         "",
         f"| row | settings | s / volume | speed vs anchor | {memory} | first call s |",
@@ -358,8 +374,9 @@ def report(
                          f" {r['first_s']:.2f} |")  # fmt: skip
     lines += [
         "",
-        f"Training: one step (forward, the bundle's train.json loss, backward, its Adam step) on random patches,"
-        f" {args.warmup} warm-up + median of {args.steps} steps. The fp16 row is MONAI's stock"
+        "Training: one step (forward, the bundle's train.json loss with deep supervision, backward, its"
+        f" {optimizers} step) of the network its {DEFAULT_PLAN} plans, on random patches of that plan's patch"
+        f" size and batch, {args.warmup} warm-up + median of {args.steps} steps. The fp16 row is MONAI's stock"
         " SupervisedTrainer(amp=True) on CUDA (loss inside autocast, GradScaler); the other autocast rows compute"
         " the loss in float32 outside autocast, as bundle_tools.AmpSupervisedTrainer does. Ratio to the"
         " bundle's fp32 row.",

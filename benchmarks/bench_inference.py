@@ -1,6 +1,11 @@
 """Sliding-window inference of one volume: the abdominal bundle's inference.json against MONAI's stock
 configuration and nnU-Net v2's predictor, side by side on this machine.
 
+The network and ROI are the bundle's as it would infer with the model trained here: inference.json reads the
+plan the training saved next to the weights, which is the ``plan.json`` of the synthetic dataset made for it, so
+the AttentionUNet's topology (channels, strides, kernel sizes) and the ROI (``patch_size``) are the ones planned
+for synthetic abdominal data of ``--shape``. Every row uses that network and ROI.
+
 Rows, each measured in a fresh subprocess (so its peak memory is its own):
 
 - ``stock MONAI fp32`` (anchor): the bundle's network with the same trained weights under
@@ -10,8 +15,8 @@ Rows, each measured in a fresh subprocess (so its peak memory is its own):
   settings, ``AmpSupervisedEvaluator``'s autocast forward: bfloat16 on a CPU with native bf16, float16 on CUDA),
   and the same with ``--amp False``;
 - ``nnU-Net v2``: ``nnUNetPredictor.predict_sliding_window_return_logits`` with nnU-Net's ``PlainConvUNet`` of
-  the same widths and patch (``benchmarks/nnunet_predict.py`` in ``.venv-nnunet``, made by
-  ``make nnunet-env``), random weights (speed only);
+  the same widths and patch, its strides from nnU-Net's planner for that patch (``benchmarks/nnunet_predict.py``
+  in ``.venv-nnunet``, made by ``make nnunet-env``), random weights (speed only);
 - mirroring test-time augmentation at ``--tta-shape``: the bundle with ``FlipTTAInferer(all_combinations=True)``
   (8 passes, as nnU-Net) against nnU-Net with mirroring, each with its no-TTA run at that shape;
 - peak memory of the bundle's inference of a ``--memory-shape`` volume.
@@ -20,8 +25,9 @@ Timed: the sliding-window call on a preprocessed (intensity-normalised) tensor -
 reading, resampling and writing are the same for every row - median of ``--repeats`` after one warm-up window.
 Dice: mean foreground Dice of the argmax against the label of a synthetic case of ``--shape`` (data_prep synth),
 with weights from training the bundle's train.json on ``--train-cases`` synthetic cases of that size for
-``--train-epochs`` on patches of ``--train-roi`` (smaller than the inference ROI, so a CPU trains it in minutes;
-the network is fully convolutional); the trained model is cached in ``benchmarks/.cache/``.
+``--train-epochs`` epochs of ``--train-iterations`` iterations (batch of the dataset's plan, AdamW at learning rate
+0.003) on patches of ``--train-roi`` (smaller than the inference ROI, so a CPU trains it in minutes; the network
+is fully convolutional); the trained model is cached in ``benchmarks/.cache/``.
 
     python benchmarks/bench_inference.py [--quick] [--shape 256 256 128] [--repeats 2] [--no-nnunet]
 """
@@ -44,6 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import cpu_model, write_section  # noqa: E402
 from _worker import REPO, in_fresh_process, run  # noqa: E402
 
+from data_prep.errors import DataPrepError  # noqa: E402
+from data_prep.plan import Plan, load_plan  # noqa: E402
+
 BUNDLE = REPO / "bundles" / "abdominal_mri_attention_unet"
 CACHE = REPO / "benchmarks" / ".cache"
 NNUNET_PYTHON = Path(os.environ.get("SEG3D_NNUNET_VENV", REPO / ".venv-nnunet")) / "bin" / "python"
@@ -60,41 +69,77 @@ def window_settings(sw) -> str:
     return f"overlap {sw.overlap}, sw_batch {sw.sw_batch_size}, {sw.mode}"
 
 
-def trained_model(shape: list[int], roi: list[int], epochs: int, cases: int) -> tuple[Path, Path]:
-    """A synthetic abdominal dataset of ``shape`` and the bundle trained on it with patches of ``roi``
-    (cached by the settings)."""
-    key = f"abdominal_{'x'.join(map(str, shape))}_roi{'x'.join(map(str, roi))}_e{epochs}_n{cases}"
+def dataset_plan(data: Path) -> Plan | None:
+    """The plan of the cached dataset ``data``; None when it has none this version of the bundles reads."""
+    try:
+        return load_plan(data)
+    except DataPrepError:
+        return None
+
+
+def trained_model(
+    shape: list[int], roi: list[int], epochs: int, iterations: int, cases: int
+) -> tuple[Path, Path]:
+    """A synthetic abdominal dataset of ``shape`` and the bundle trained on it with patches of ``roi``, ``epochs``
+    epochs of ``iterations`` iterations (cached by the settings)."""
+    key = (
+        f"abdominal_{'x'.join(map(str, shape))}_roi{'x'.join(map(str, roi))}_e{epochs}_i{iterations}_n{cases}"
+    )
     data, models = CACHE / key / "data", CACHE / key / "models"
-    if not (data / "plan.json").is_file():
+    if dataset_plan(data) is None:
         run([sys.executable, "-m", "data_prep", "synth", "abdominal", str(data), "--cases", str(cases)]
             + ["--size", *map(str, shape), "--overwrite"])  # fmt: skip
+    divisor = load_plan(data).divisor
+    if any(r % d for r, d in zip(roi, divisor)):
+        raise SystemExit(f"--train-roi {roi} does not divide by {divisor}, the strides' product of the network"
+                         f" planned for the synthetic data ({data / 'plan.json'})")  # fmt: skip
     if not (models / "model.pt").is_file():
         print(
-            f"training the bundle {epochs} epochs on {cases} synthetic cases of {shape} (cached) ...",
+            f"training the bundle {epochs} epochs of {iterations} iterations on {cases} synthetic cases of {shape}"
+            " (cached) ...",
             flush=True,
         )
         run([sys.executable, "-m", "monai.bundle", "run", "training",
              "--config_file", str(BUNDLE / "configs" / "train.json"), "--dataset_dir", str(data),
              "--ckpt_dir", str(models), "--output_dir", str(CACHE / key / "runs"), "--roi_size", json.dumps(roi),
-             "--epochs", str(epochs), "--val_interval", str(epochs), "--num_workers", "0",
-             "--learning_rate", "0.003", "--progress_bar", "False"])  # fmt: skip
+             "--epochs", str(epochs), "--iterations_per_epoch", str(iterations), "--val_interval", str(epochs),
+             "--num_workers", "0", "--optimizer_type", "adamw", "--learning_rate", "0.003",
+             "--progress_bar", "False"])  # fmt: skip
     return data, models
+
+
+def bundle_parser(data: str, models: str):
+    """A ConfigParser of the bundle's inference.json for the model in ``models`` trained on the dataset ``data``.
+
+    ``plan`` is the dataset's ``plan.json`` (the training saved the same plan next to its weights), so the
+    network and ROI are the ones planned for that data whether or not the row loads the weights.
+    """
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLE / "configs" / "inference.json"))
+    parser.update({
+        "bundle_root": str(BUNDLE),  # a plain ConfigParser's bundle_root would be the current directory
+        "dataset_dir": data,
+        "ckpt_dir": models,
+        "plan": f"$data_prep.plan.load_plan({data!r})",
+    })  # fmt: skip
+    return parser
 
 
 def worker(spec: dict) -> dict:
     """Measure one row in this process (``--worker``): load the network, time the inferer, Dice."""
     import numpy as np
-    from monai.bundle import ConfigParser
     from monai.data import load_decathlon_datalist
     from monai.inferers import SlidingWindowInferer
     from monai.transforms import LoadImage
 
     import bundle_tools
 
-    parser = ConfigParser()
-    parser.read_config(str(BUNDLE / "configs" / "inference.json"))
-    parser.update({"dataset_dir": spec["data"], "ckpt_dir": spec["models"], "roi_size": spec["roi"]})
+    parser = bundle_parser(spec["data"], spec["models"])
+    parser["roi_size"] = spec["roi"]
     parser.update(spec.get("overrides", {}))
+    in_channels = parser.get_parsed_content("plan").num_channels
     network = parser.get_parsed_content("network")
     if spec.get("models"):
         state = torch.load(Path(spec["models"]) / "model.pt", map_location="cpu", weights_only=True)
@@ -108,7 +153,7 @@ def worker(spec: dict) -> dict:
         inferer, forward = evaluator.inferer, evaluator.autocast_network()
     label = None
     if spec.get("shape"):  # memory row: a volume of that size, values do not matter
-        image = torch.randn(1, 1, *spec["shape"])
+        image = torch.randn(1, in_channels, *spec["shape"])
     else:
         datalist = parser.get_parsed_content("datalist")
         case = load_decathlon_datalist(datalist, data_list_key="test", base_dir=spec["data"])[0]
@@ -119,7 +164,7 @@ def worker(spec: dict) -> dict:
         image = torch.as_tensor(image, dtype=torch.float32)[None]
         label = np.asarray(LoadImage(image_only=True)(case["label"]))
     with torch.no_grad():
-        forward(torch.zeros(1, 1, *spec["roi"]))  # warm-up: one window (oneDNN primitive creation)
+        forward(torch.zeros(1, in_channels, *spec["roi"]))  # warm-up: one window (oneDNN primitive creation)
         baseline = peak_rss_mib()
         seconds = []
         for _ in range(spec["repeats"]):
@@ -192,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per row (median)")
     parser.add_argument("--train-epochs", type=int, default=50, help="epochs of the cached trained model")
+    parser.add_argument(
+        "--train-iterations", type=int, default=10, help="iterations per epoch of the cached trained model"
+    )
     parser.add_argument("--train-cases", type=int, default=8, help="synthetic cases (train/val/test split)")
     parser.add_argument(
         "--train-roi", type=int, nargs=3, default=[96, 96, 32], help="training patch of the cached model"
@@ -203,14 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
-    config = json.loads((BUNDLE / "configs" / "inference.json").read_text(encoding="utf-8"))
-    roi, channels = config["roi_size"], config["network_def"]["channels"]
-    if args.quick:
+    if args.quick:  # the plan of 96x96x48 synthetic data: ROI 96x96x48, 5 levels (as nnU-Net's planner gives)
         args.shape, args.memory_shape, args.tta_shape = [96, 96, 48], [128, 128, 64], [64, 64, 32]
-        args.repeats, args.train_epochs, roi = 1, 1, [64, 64, 32]  # nnU-Net's planner needs 5 stages
+        args.repeats, args.train_epochs, args.train_iterations = 1, 1, 2
         args.train_cases, args.train_roi, args.no_write = 6, [32, 32, 32], True
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    data, models = trained_model(args.shape, args.train_roi, args.train_epochs, args.train_cases)
+    data, models = trained_model(
+        args.shape, args.train_roi, args.train_epochs, args.train_iterations, args.train_cases
+    )
+    config = bundle_parser(str(data), str(models))
+    plan: Plan = config.get_parsed_content("plan")
+    roi, channels, classes = list(plan.patch_size), list(plan.channels), plan.num_classes
     base = {"data": str(data), "models": str(models), "roi": roi, "repeats": args.repeats}
     rows: list[tuple[str, dict | str, str]] = []
     stock = measure({**base, "kind": "stock"})
@@ -223,11 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(
         ("bundle, --reuse_freed_memory False", glibc, glibc["settings"] + ", C library's allocator defaults")
     )
-    if config["sw_overlap"] != STOCK["overlap"]:  # the overlap's share of the gain, and its effect on Dice
+    # the overlap's share of the gain, and its effect on Dice
+    if config.get_parsed_content("sw_overlap") != STOCK["overlap"]:
         overlap = {"kind": "bundle", "overrides": {"sw_overlap": STOCK["overlap"]}}
         r = measure({**base, **overlap})
         rows.append((f"bundle, --sw_overlap {STOCK['overlap']}", r, r["settings"]))
-    classes = config["num_classes"]
     if not args.no_nnunet:
         nn = measure_nnunet(args.shape, roi, channels, classes, False, args.repeats)
         rows.append(
@@ -260,10 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         f"- Command: `python benchmarks/bench_inference.py {' '.join(sys.argv[1:])}`".rstrip(),
         f"- Machine: {cpu_model()}, {os.cpu_count()} logical cores (load average {load} at the start);"
         f" Python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
-        f"- Date: {time.strftime('%Y-%m-%d')}; AttentionUNet channels {channels}, ROI {roi}, {classes} classes;"
-        f" median of {args.repeats} after one warm-up window; weights trained {args.train_epochs} epochs on"
-        f" {args.train_cases} synthetic cases, patches {'x'.join(map(str, args.train_roi))} (Dice on a held-out"
-        " synthetic case, native grid).",
+        f"- Date: {time.strftime('%Y-%m-%d')}; AttentionUNet channels {channels}, strides {plan.strides},"
+        f" ROI {roi}, {classes} classes (the plan.json of the synthetic data); median of {args.repeats} after one warm-up"
+        f" window; weights trained {args.train_epochs} epochs of {args.train_iterations} iterations on"
+        f" {args.train_cases} synthetic cases, patches {'x'.join(map(str, args.train_roi))} x {plan.batch_size}"
+        " (Dice on a held-out synthetic case, native grid).",
         "",
         header,
         rule,
