@@ -7,7 +7,7 @@ import inspect
 from pathlib import Path
 
 from data_prep.errors import DataPrepError
-from data_prep.synth.phantoms import TASKS
+from data_prep.synth.phantoms import DIFFICULTIES, REALISTIC_TASKS, TASKS
 
 RAW_LAYOUTS = ("chaos-raw", "msd-raw")
 MSD_TASKS = ("Task07_Pancreas", "Task01_BrainTumour")
@@ -49,6 +49,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     parser.add_argument(
+        "--difficulty",
+        choices=DIFFICULTIES,
+        default="standard",
+        help="standard (default: learnable in a few short epochs, for demos and smoke tests) or realistic "
+        "(abdominal: deformed anatomy, partial volume, strong bias field, organ contrasts that overlap)",
+    )
+    parser.add_argument(
+        "--spacing",
+        type=float,
+        nargs=3,
+        default=None,
+        metavar=("X", "Y", "Z"),
+        help="voxel spacing in mm of every case instead of the drawn one, e.g. 1.5 1.5 6 with few slices "
+        "for thick-slice scans (the anatomy fills the field of view whatever the spacing)",
+    )
+    parser.add_argument(
         "--msd-task",
         choices=MSD_TASKS,
         default=MSD_TASKS[0],
@@ -73,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
 
         if args.size is not None and min(args.size) < 16:
             raise DataPrepError(f"--size must be at least 16 along every axis, got {args.size}")
+        if args.spacing is not None and min(args.spacing) <= 0:
+            raise DataPrepError(f"--spacing must be positive, got {args.spacing}")
+        if args.difficulty != "standard" and args.task not in REALISTIC_TASKS:
+            raise DataPrepError(f"--difficulty {args.difficulty} exists for {', '.join(REALISTIC_TASKS)} only")
         out = write_synth_dataset(
             args.task,
             args.out_dir,
@@ -81,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
             size=tuple(args.size or (48, 48, 32)),
             overwrite=args.overwrite,
             workers=args.workers,
+            difficulty=args.difficulty,
+            spacing=tuple(args.spacing) if args.spacing else None,
         )
     else:
         out = _write_raw_layout(args)

@@ -2,9 +2,17 @@
 (``dataset``) and raw source layouts such as CHAOS or MSD folders (``raw_layouts``)."""
 
 from data_prep.synth.dataset import case_patients, write_synth_dataset
-from data_prep.synth.phantoms import TASK_LABELS, TASK_MODALITY, TASKS, SynthCase, synth_case
+from data_prep.synth.phantoms import (
+    DIFFICULTIES,
+    TASK_LABELS,
+    TASK_MODALITY,
+    TASKS,
+    SynthCase,
+    synth_case,
+)
 
 __all__ = [
+    "DIFFICULTIES",
     "TASKS",
     "TASK_LABELS",
     "TASK_MODALITY",

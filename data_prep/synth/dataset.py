@@ -11,7 +11,14 @@ from tqdm.auto import tqdm
 from data_prep.analyze import analyze_dataset, worker_pool
 from data_prep.io import image_from_array, staged_output_dir, write_image, write_json
 from data_prep.split import split_dataset
-from data_prep.synth.phantoms import TASK_LABELS, TASK_MODALITY, TASKS, synth_case
+from data_prep.synth.phantoms import (
+    DIFFICULTIES,
+    REALISTIC_TASKS,
+    TASK_LABELS,
+    TASK_MODALITY,
+    TASKS,
+    synth_case,
+)
 
 _DESCRIPTIONS = {
     "abdominal": "Synthetic T2-like abdominal MR: liver, kidneys and spleen (CHAOS-style labels)",
@@ -42,6 +49,8 @@ def write_synth_dataset(
     size: tuple[int, int, int] = (48, 48, 32),
     overwrite: bool = False,
     workers: int = 1,
+    difficulty: str = "standard",
+    spacing: tuple[float, float, float] | None = None,
 ) -> Path:
     """Write a ready-to-train synthetic dataset of ``task`` to ``out_dir``.
 
@@ -59,6 +68,10 @@ def write_synth_dataset(
         size: volume size (x, y, z).
         overwrite: replace an existing ``out_dir``.
         workers: processes drawing and writing cases in parallel.
+        difficulty: ``"standard"`` or ``"realistic"`` (``abdominal``: deformed anatomy, partial volume,
+            strong bias field, overlapping organ contrasts; see :data:`data_prep.synth.phantoms.DIFFICULTIES`).
+        spacing: voxel spacing (mm) of every case instead of the task's drawn one, e.g. ``(1.5, 1.5, 6.0)``
+            with few slices for a thick-slice dataset (the anatomy fills the field of view whatever the spacing).
 
     Returns:
         ``out_dir`` as a ``Path``.
@@ -70,6 +83,17 @@ def write_synth_dataset(
         raise ValueError(f"unknown synthetic task {task!r}; choose one of {', '.join(TASKS)}")
     if n_cases < 1:
         raise ValueError(f"n_cases must be at least 1, got {n_cases}")
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"unknown difficulty {difficulty!r}; choose one of {', '.join(DIFFICULTIES)}")
+    if difficulty != "standard" and task not in REALISTIC_TASKS:
+        raise ValueError(
+            f"difficulty {difficulty!r} exists for {', '.join(REALISTIC_TASKS)} only, not {task!r}"
+        )
+    if spacing is not None:
+        spacing = tuple(float(s) for s in spacing)
+        if len(spacing) != 3 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
+            raise ValueError(f"spacing must be three positive numbers (mm), got {spacing}")
+    options = {"difficulty": difficulty, "spacing": spacing}
     out_dir = Path(out_dir)
     patients = case_patients(task, n_cases)
     # one seed per patient for the anatomy, one per case for the appearance
@@ -82,7 +106,15 @@ def write_synth_dataset(
     case_seeds = np.random.SeedSequence([seed, 1]).spawn(n_cases)
     with staged_output_dir(out_dir, overwrite=overwrite) as staging:
         jobs = [
-            (task, staging, f"synth_{task}_{i:03d}", patient_seeds[patients[i]], case_seeds[i], tuple(size))
+            (
+                task,
+                staging,
+                f"synth_{task}_{i:03d}",
+                patient_seeds[patients[i]],
+                case_seeds[i],
+                tuple(size),
+                options,
+            )
             for i in range(n_cases)
         ]
         if workers > 1 and n_cases > 1:
@@ -101,13 +133,15 @@ def write_synth_dataset(
                 _write_case(job)
         training = [
             {"image": f"imagesTr/{name}.nii.gz", "label": f"labelsTr/{name}.nii.gz", "patient": patient}
-            for (_, _, name, _, _, _), patient in zip(jobs, patients, strict=True)
+            for (_, _, name, _, _, _, _), patient in zip(jobs, patients, strict=True)
         ]
         manifest = {
             "name": task,
             "description": _DESCRIPTIONS[task],
             "source": "synthetic",
-            "reference": f"data_prep.synth, seed {seed}, size {list(size)}",
+            "reference": f"data_prep.synth, seed {seed}, size {list(size)}"
+            + (f", difficulty {difficulty}" if difficulty != "standard" else "")
+            + (f", spacing {list(spacing)}" if spacing is not None else ""),
             "labels": TASK_LABELS[task],
             "modality": TASK_MODALITY[task],
             "numTraining": n_cases,
@@ -122,9 +156,13 @@ def write_synth_dataset(
 
 
 def _write_case(job: tuple) -> None:
-    task, folder, name, anatomy_seed, appearance_seed, size = job
+    task, folder, name, anatomy_seed, appearance_seed, size, options = job
     case = synth_case(
-        task, np.random.default_rng(anatomy_seed), size, appearance_rng=np.random.default_rng(appearance_seed)
+        task,
+        np.random.default_rng(anatomy_seed),
+        size,
+        appearance_rng=np.random.default_rng(appearance_seed),
+        **options,
     )
     geometry = (case.spacing, case.origin, case.direction)
     write_image(image_from_array(case.image, *geometry), Path(folder) / "imagesTr" / f"{name}.nii.gz")

@@ -81,3 +81,43 @@ def scale(
     """``values`` multiplied by one uniform factor in [low, high] (shape kept, size varied)."""
     factor = rng.uniform(low, high)
     return tuple(float(v * factor) for v in values)
+
+
+def deformed_grid(
+    rng: np.random.Generator, size: tuple[int, int, int], amplitude: float, nodes: int = 4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`unit_grid` pushed by a smooth random displacement, as three full (x, y, z) arrays.
+
+    A shape drawn on this grid is the shape drawn on the plain grid and then resampled through the
+    displacement ``u`` (``f'(p) = f(p + u(p))``), with no interpolation: every structure, labels included,
+    moves together. ``u`` is one :func:`smooth_field` per axis scaled to at most ``amplitude`` (unit
+    coordinates: the field of view spans 2).
+    """
+    axes = unit_grid(size)
+    return tuple(  # type: ignore[return-value]
+        (np.broadcast_to(a, size) + amplitude * smooth_field(rng, size, nodes)).astype(np.float32)
+        for a in axes
+    )
+
+
+def supersampling(size: tuple[int, int, int], base: int = 2, most: int = 4) -> tuple[int, int, int]:
+    """Sub-voxels per voxel and axis to render partial volume: ``base`` along the finest axis and
+    proportionally more (up to ``most``) along axes whose voxels cover more of the field of view (fewer,
+    thicker slices)."""
+    finest = max(size)
+    return tuple(int(min(most, max(base, round(base * finest / n)))) for n in size)  # type: ignore[return-value]
+
+
+def block_mean(values: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
+    """Mean over non-overlapping blocks of ``factors`` voxels: a fine rendering -> voxels whose value mixes
+    the tissues they hold (partial volume)."""
+    (x, y, z), (fx, fy, fz) = values.shape, factors
+    return values.reshape(x // fx, fx, y // fy, fy, z // fz, fz).mean(axis=(1, 3, 5), dtype=np.float32)
+
+
+def block_majority(labels: np.ndarray, factors: tuple[int, int, int], n_labels: int) -> np.ndarray:
+    """The label that fills most of each block of ``factors`` voxels (ties go to the lower label)."""
+    (x, y, z), (fx, fy, fz) = labels.shape, factors
+    blocks = labels.reshape(x // fx, fx, y // fy, fy, z // fz, fz)
+    counts = np.stack([(blocks == v).sum(axis=(1, 3, 5), dtype=np.int16) for v in range(n_labels)])
+    return counts.argmax(axis=0).astype(labels.dtype)

@@ -19,6 +19,10 @@ y to posterior, z to superior. Shapes are drawn in unit coordinates ([-1, 1] ove
 view), so a case works at any size from 32^3 up; the smallest structures are kept at least about
 1.5 voxels in radius. Each case varies organ size, position and intensities; ``appearance_rng``
 lets two cases share one anatomy (two series of one patient) with different intensities and noise.
+
+``difficulty="realistic"`` (``abdominal``) makes cases harder in the ways real scans are, for accuracy
+benchmarks (:data:`DIFFICULTIES`); the default ``"standard"`` stays easy enough for a demo to learn in a few
+short epochs. ``spacing=`` writes a given voxel spacing (e.g. thick slices) instead of the drawn one.
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ from scipy.ndimage import gaussian_filter
 from data_prep.synth.fields import (
     bias_field,
     blob,
+    block_majority,
+    block_mean,
+    deformed_grid,
     ellipsoid_distance,
     jitter,
     rician,
     scale,
     smooth_field,
+    supersampling,
     unit_grid,
 )
 
@@ -53,6 +61,19 @@ TASK_MODALITY = {
     "brain_tumour": {"0": "FLAIR", "1": "T1w", "2": "t1gd", "3": "T2w"},
 }
 TASKS = tuple(TASK_LABELS)
+
+DIFFICULTIES = ("standard", "realistic")
+"""``synth_case(difficulty=...)``. ``"realistic"`` (``abdominal``) adds what makes real scans harder than the
+standard phantom: the whole case deformed by a smooth random displacement (anatomy varies beyond organ
+size and place; :data:`DEFORMATION`), partial volume (rendered on a finer grid, :func:`~data_prep.synth.fields.supersampling`,
+then averaged into voxels, so boundary voxels mix tissues; labels take the tissue that fills most of a
+voxel), a bias field twice as strong, more noise, organ contrasts that overlap their neighbours' (spleen
+and kidneys alike, liver near muscle, textured bowel spanning all of them, per-case tone shifts larger
+than the gaps) and unlabelled look-alikes (a bright gallbladder against the liver, a fluid-filled stomach
+next to the spleen)."""
+REALISTIC_TASKS = ("abdominal",)
+DEFORMATION = 0.08
+"""Largest displacement of ``"realistic"`` cases in unit coordinates (4 % of the field of view)."""
 
 
 @dataclass
@@ -74,6 +95,8 @@ def synth_case(
     size: tuple[int, int, int] = (48, 48, 32),
     *,
     appearance_rng: np.random.Generator | None = None,
+    difficulty: str = "standard",
+    spacing: tuple[float, float, float] | None = None,
 ) -> SynthCase:
     """Draw one synthetic case of ``task`` (``"abdominal"``, ``"pancreas"`` or ``"brain_tumour"``).
 
@@ -83,6 +106,13 @@ def synth_case(
         size: volume size (x, y, z), each at least 16 (32 or more recommended).
         appearance_rng: optional separate generator for intensities, bias field and noise, so
             that one anatomy can be imaged twice.
+        difficulty: ``"standard"`` (the default: clean contrasts that a network learns in a few short
+            epochs, for demos and smoke tests) or ``"realistic"`` (``abdominal`` only; see
+            :data:`DIFFICULTIES`): deformed anatomy, partial volume, a strong bias field and organ
+            intensities that overlap their neighbours'.
+        spacing: voxel spacing (mm) written for the case instead of the task's drawn one. The anatomy
+            fills the field of view whatever the spacing, so a thick-slice scan is fewer slices with a
+            larger z spacing, e.g. ``size=(160, 160, 32), spacing=(1.5, 1.5, 6.0)``.
 
     Returns:
         A :class:`SynthCase` with float32 ``image`` ((x, y, z, 4) for ``brain_tumour``), uint8
@@ -95,10 +125,22 @@ def synth_case(
     """
     if task not in _BUILDERS:
         raise ValueError(f"unknown synthetic task {task!r}; choose one of {', '.join(TASKS)}")
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"unknown difficulty {difficulty!r}; choose one of {', '.join(DIFFICULTIES)}")
+    if difficulty != "standard" and task not in REALISTIC_TASKS:
+        raise ValueError(
+            f"difficulty {difficulty!r} exists for {', '.join(REALISTIC_TASKS)} only, not {task!r}"
+        )
     size = tuple(int(s) for s in size)
     if len(size) != 3 or min(size) < 16:
         raise ValueError(f"size must be three numbers >= 16, got {size}")
-    image, label, spacing = _BUILDERS[task](rng, appearance_rng or rng, size)
+    if spacing is not None:
+        spacing = tuple(float(s) for s in spacing)
+        if len(spacing) != 3 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
+            raise ValueError(f"spacing must be three positive numbers (mm), got {spacing}")
+    options = {"realistic": True} if difficulty == "realistic" else {}
+    image, label, drawn_spacing = _BUILDERS[task](rng, appearance_rng or rng, size, **options)
+    spacing = spacing or drawn_spacing
     half_extent = [(n - 1) * s / 2.0 for n, s in zip(size, spacing, strict=True)]
     origin = tuple(round(-h + float(rng.uniform(-5, 5)), 3) for h in half_extent)
     return SynthCase(
@@ -126,24 +168,31 @@ def _disc(grid, centre_xy: tuple[float, float], radius_xy: tuple[float, float]) 
     return ((x - centre_xy[0]) / radius_xy[0]) ** 2 + ((y - centre_xy[1]) / radius_xy[1]) ** 2 < 1.0
 
 
-def _abdominal(rng: np.random.Generator, look: np.random.Generator, size: tuple[int, int, int]):
-    grid = unit_grid(size)
+def _abdominal(
+    rng: np.random.Generator, look: np.random.Generator, size: tuple[int, int, int], realistic: bool = False
+):
     inplane = float(rng.uniform(1.3, 1.7))
     spacing = (round(inplane, 4), round(inplane, 4), float(rng.choice([2.5, 3.0, 3.0, 3.5])))
+    if realistic:  # drawn on a finer grid (partial volume), the whole grid deformed (anatomical variation)
+        factors = supersampling(size)
+        fine = tuple(n * f for n, f in zip(size, factors, strict=True))
+        grid = deformed_grid(rng, fine, DEFORMATION)
+    else:
+        fine, grid = size, unit_grid(size)
     x, y, _ = grid
     body_r = (float(rng.uniform(0.82, 0.92)), float(rng.uniform(0.62, 0.72)))
     body_c = (float(rng.uniform(-0.03, 0.03)), float(rng.uniform(0.0, 0.05)))
-    wobble = smooth_field(rng, size, nodes=4)
+    wobble = smooth_field(rng, fine, nodes=4)
     body_d = np.sqrt(((x - body_c[0]) / body_r[0]) ** 2 + ((y - body_c[1]) / body_r[1]) ** 2) + 0.03 * wobble
-    body = np.broadcast_to(body_d < 1.0, size)
-    inner = np.broadcast_to(body_d < 1.0 - float(rng.uniform(0.08, 0.13)), size)
+    body = np.broadcast_to(body_d < 1.0, fine)
+    inner = np.broadcast_to(body_d < 1.0 - float(rng.uniform(0.08, 0.13)), fine)
     spine = _disc(grid, (body_c[0], body_c[1] + 0.45 * body_r[1] / 0.68), _at_least((0.1, 0.1), size[:2]))
     aorta = _disc(grid, (body_c[0] + 0.06, body_c[1] + 0.22), _at_least((0.045, 0.045), size[:2], 1.0))
     muscle = (
         blob(grid, (body_c[0] - 0.17, 0.6, 0.0), (0.12, 0.1, 5.0))
         | blob(grid, (body_c[0] + 0.17, 0.6, 0.0), (0.12, 0.1, 5.0))
     ) & inner
-    bowel_texture = smooth_field(rng, size, nodes=7)
+    bowel_texture = smooth_field(rng, fine, nodes=7)
 
     organs = {
         1: ((-0.38, -0.05, 0.3), (0.42, 0.45, 0.6)),  # liver: right upper quadrant, large
@@ -151,12 +200,14 @@ def _abdominal(rng: np.random.Generator, look: np.random.Generator, size: tuple[
         2: ((-0.32, 0.4, -0.2), (0.13, 0.14, 0.32)),  # right kidney: posterior, lower than the left
         3: ((0.32, 0.4, -0.1), (0.13, 0.14, 0.32)),  # left kidney
     }
-    label = np.zeros(size, dtype=np.uint8)
+    label = np.zeros(fine, dtype=np.uint8)
+    centres = {}
     for value, (centre, radii) in organs.items():
         centre = jitter(rng, centre, 0.05)
+        centres[value] = centre
         radii = _at_least(scale(rng, radii, 0.85, 1.15), size, 2.0)
         mask = (
-            blob(grid, centre, radii, smooth_field(rng, size, nodes=4), amount=0.15)
+            blob(grid, centre, radii, smooth_field(rng, fine, nodes=4), amount=0.15)
             & inner
             & ~spine
             & ~muscle
@@ -167,19 +218,60 @@ def _abdominal(rng: np.random.Generator, look: np.random.Generator, size: tuple[
         "fat": 0.2, "muscle": 0.3, "bowel": 0.5, "spine": 0.15, "aorta": 0.06,
         1: 0.36, 2: 0.85, 3: 0.85, 4: 0.7,
     }  # fmt: skip
-    tone = {k: v + float(look.uniform(-0.03, 0.03)) for k, v in tone.items()}
-    signal = np.zeros(size, dtype=np.float32)
+    if realistic:
+        tone.update(_REALISTIC_TONES)
+    spread = 0.06 if realistic else 0.03
+    tone = {k: v + float(look.uniform(-spread, spread)) for k, v in tone.items()}
+    signal = np.zeros(fine, dtype=np.float32)
     signal[body] = tone["fat"]
-    signal[inner] = tone["bowel"] + 0.08 * bowel_texture[inner]
+    texture = 0.2 if realistic else 0.08
+    signal[inner] = tone["bowel"] + texture * bowel_texture[inner]
     signal[muscle] = tone["muscle"]
     signal[spine & inner] = tone["spine"]
     signal[aorta & inner] = tone["aorta"]
+    if realistic:
+        _paint_look_alikes(rng, grid, size, signal, label, inner, centres, tone)
     for value in (1, 2, 3, 4):
         signal[label == value] = tone[value]
+    if realistic:  # vessels and parenchyma: organs are not flat
+        organ_texture = smooth_field(rng, fine, nodes=9)
+        signal[label > 0] += 0.05 * organ_texture[label > 0]
+        signal = block_mean(signal, factors)
+        label = block_majority(label, factors, n_labels=5)
     signal = gaussian_filter(signal, sigma=0.6)
     gain = float(look.uniform(300.0, 900.0))
-    signal = signal * bias_field(look, size, strength=0.25) * gain
-    return rician(look, signal, sigma=0.03 * gain), label, spacing
+    signal = signal * bias_field(look, size, strength=0.5 if realistic else 0.25) * gain
+    noise = float(look.uniform(0.03, 0.06)) if realistic else 0.03
+    return rician(look, signal, sigma=noise * gain), label, spacing
+
+
+_REALISTIC_TONES = {  # neighbours that look alike: spleen ~ kidneys ~ stomach fluid, liver ~ muscle
+    "muscle": 0.32, "bowel": 0.48, "gallbladder": 0.95, "stomach": 0.66,
+    1: 0.38, 2: 0.72, 3: 0.72, 4: 0.64,
+}  # fmt: skip
+
+
+def _paint_look_alikes(rng, grid, size, signal, label, inner, centres, tone) -> None:
+    """Unlabelled structures with organ-like intensities next to the organs: a gallbladder under the
+    liver (brighter) and a fluid-filled stomach between the liver and the spleen (as bright as the spleen
+    and kidneys). They take background voxels only."""
+    liver = centres[1]
+    gallbladder = blob(
+        grid,
+        jitter(rng, (liver[0] + 0.2, liver[1] - 0.25, liver[2] - 0.3), 0.04),
+        _at_least(scale(rng, (0.07, 0.08, 0.14), 0.7, 1.3), size, 1.5),
+        smooth_field(rng, signal.shape, nodes=3),
+        amount=0.1,
+    )
+    stomach = blob(
+        grid,
+        jitter(rng, (0.22, -0.22, 0.32), 0.05),
+        _at_least(scale(rng, (0.2, 0.16, 0.22), 0.75, 1.25), size, 2.0),
+        smooth_field(rng, signal.shape, nodes=4),
+        amount=0.2,
+    )
+    for mask, name in ((gallbladder, "gallbladder"), (stomach, "stomach")):
+        signal[mask & inner & (label == 0)] = tone[name]
 
 
 def _pancreas_curve(rng: np.random.Generator, size: tuple[int, int, int], points: int = 16):

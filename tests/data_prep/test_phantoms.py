@@ -118,3 +118,106 @@ def test_unknown_task_and_tiny_size_are_refused():
         synth_case("lung", np.random.default_rng(0), SMALL)
     with pytest.raises(ValueError, match="size"):
         synth_case("abdominal", np.random.default_rng(0), (8, 8, 8))
+
+
+# ------------------------------------------------------------------------------ difficulty "realistic"
+
+REALISTIC = (64, 64, 32)
+
+
+@pytest.fixture
+def noiseless(monkeypatch):
+    """Phantoms without blur, bias field, noise and smooth random fields (flat tissues, plain ellipsoids), so
+    what is left of an image is the tissues' tones and how voxels mix them."""
+    from data_prep.synth import phantoms
+
+    monkeypatch.setattr(phantoms, "gaussian_filter", lambda signal, sigma: signal)
+    monkeypatch.setattr(phantoms, "bias_field", lambda rng, size, strength: np.ones(size, np.float32))
+    monkeypatch.setattr(phantoms, "rician", lambda rng, signal, sigma: signal)
+    monkeypatch.setattr(phantoms, "smooth_field", lambda rng, size, nodes=4: np.zeros(size, np.float32))
+    return phantoms
+
+
+def test_realistic_case_keeps_shapes_labels_determinism_and_shared_anatomy():
+    a = synth_case("abdominal", np.random.default_rng(5), REALISTIC, difficulty="realistic")
+    b = synth_case("abdominal", np.random.default_rng(5), REALISTIC, difficulty="realistic")
+    assert a.image.shape == a.label.shape == REALISTIC and a.image.dtype == np.float32
+    assert set(np.unique(a.label)) == {0, 1, 2, 3, 4} and np.isfinite(a.image).all()
+    np.testing.assert_array_equal(a.image, b.image)
+    # a second series of the same patient: same anatomy, other intensities and noise
+    c = synth_case(
+        "abdominal",
+        np.random.default_rng(5),
+        REALISTIC,
+        appearance_rng=np.random.default_rng(1),
+        difficulty="realistic",
+    )
+    np.testing.assert_array_equal(a.label, c.label)
+    assert not np.allclose(a.image, c.image)
+
+
+def test_realistic_deformation_moves_the_whole_anatomy(monkeypatch):
+    from data_prep.synth import phantoms
+
+    deformed = synth_case("abdominal", np.random.default_rng(2), REALISTIC, difficulty="realistic")
+    monkeypatch.setattr(phantoms, "DEFORMATION", 0.0)  # the same draws, no displacement
+    plain = synth_case("abdominal", np.random.default_rng(2), REALISTIC, difficulty="realistic")
+    moved = deformed.label != plain.label
+    assert 0.005 < moved.mean() < 0.2  # a smooth displacement, not a new patient
+    for value in (1, 2, 3, 4):  # every organ changed shape or place, none vanished
+        assert (deformed.label == value).any() and (
+            moved & ((plain.label == value) | (deformed.label == value))
+        ).any()
+    body = plain.image > 0.1 * plain.image.max()
+    assert (
+        body != (deformed.image > 0.1 * deformed.image.max())
+    ).mean() > 0.002  # the body outline moved too
+    other = synth_case("abdominal", np.random.default_rng(3), REALISTIC, difficulty="realistic")
+    assert (other.label != deformed.label).mean() > 0.005  # another patient, another geometry
+
+
+def test_realistic_partial_volume_mixes_tissues_in_boundary_voxels(noiseless):
+    from scipy.ndimage import binary_erosion
+
+    flat = synth_case("abdominal", np.random.default_rng(4), REALISTIC)
+    mixed = synth_case("abdominal", np.random.default_rng(4), REALISTIC, difficulty="realistic")
+    assert len(np.unique(flat.image)) <= 10  # standard: one value per tissue
+    assert len(np.unique(mixed.image)) > 100
+    for value in (1, 2, 3, 4):
+        organ = mixed.label == value
+        inside = binary_erosion(organ, iterations=2)
+        boundary = organ & ~binary_erosion(organ)
+        tone = np.median(mixed.image[inside])
+        assert np.allclose(mixed.image[inside], tone)  # flat inside
+        assert (~np.isclose(mixed.image[boundary], tone)).mean() > 0.3, value  # mixed at the edge
+        assert np.unique(flat.image[flat.label == value]).size == 1
+
+
+def test_realistic_organ_contrasts_overlap_their_neighbours():
+    def separation(difficulty: str) -> float:
+        values = []
+        for seed in range(6):
+            case = synth_case("abdominal", np.random.default_rng(seed), REALISTIC, difficulty=difficulty)
+            spleen, kidney = case.image[case.label == 4], case.image[case.label == 3]
+            values.append(
+                abs(np.median(spleen) - np.median(kidney)) / np.sqrt((spleen.var() + kidney.var()) / 2)
+            )
+        return float(np.mean(values))
+
+    assert separation("realistic") < 0.7 * separation("standard")
+
+
+def test_spacing_option_sets_the_spacing_and_keeps_the_anatomy():
+    drawn = synth_case("pancreas", np.random.default_rng(0), SMALL)
+    thick = synth_case("pancreas", np.random.default_rng(0), SMALL, spacing=(0.8, 0.8, 4.0))
+    assert thick.spacing == (0.8, 0.8, 4.0) != drawn.spacing
+    np.testing.assert_array_equal(thick.label, drawn.label)
+
+
+def test_unknown_difficulty_bad_spacing_and_realistic_other_tasks_are_refused():
+    with pytest.raises(ValueError, match="unknown difficulty"):
+        synth_case("abdominal", np.random.default_rng(0), SMALL, difficulty="hard")
+    with pytest.raises(ValueError, match="abdominal only"):
+        synth_case("pancreas", np.random.default_rng(0), SMALL, difficulty="realistic")
+    with pytest.raises(ValueError, match="spacing"):
+        synth_case("abdominal", np.random.default_rng(0), SMALL, spacing=(1.0, 0.0, 2.0))

@@ -136,3 +136,30 @@ def test_io_array_helpers_round_trip_voxels_and_geometry(tmp_path, shape):
     assert spacing == (1.5, 1.5, 3.0) and origin == (1.0, -2.0, 3.0)
     np.testing.assert_allclose(read_direction, direction, atol=1e-6)
     assert nib.load(path).shape == shape
+
+
+def test_realistic_thick_slice_dataset_writes_its_spacing_into_the_headers(tmp_path):
+    root = write_synth_dataset(
+        "abdominal",
+        tmp_path / "thick",
+        n_cases=3,
+        size=(32, 32, 16),
+        difficulty="realistic",
+        spacing=(0.8, 0.8, 4.0),
+    )
+    for sub in ("imagesTr", "labelsTr"):
+        for path in sorted((root / sub).iterdir()):
+            header = nib.load(path).header
+            np.testing.assert_allclose(header.get_zooms()[:3], (0.8, 0.8, 4.0), rtol=1e-6)
+    manifest = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
+    assert (
+        "difficulty realistic" in manifest["reference"] and "spacing [0.8, 0.8, 4.0]" in manifest["reference"]
+    )
+    label = nib.load(root / "labelsTr" / "synth_abdominal_002.nii.gz").get_fdata()
+    assert set(np.unique(label)) == {0, 1, 2, 3, 4}
+
+
+def test_realistic_difficulty_is_refused_for_other_tasks(tmp_path):
+    with pytest.raises(ValueError, match="abdominal only"):
+        write_synth_dataset("pancreas", tmp_path / "p", n_cases=2, size=SIZE, difficulty="realistic")
+    assert not (tmp_path / "p").exists()
