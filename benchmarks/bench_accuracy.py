@@ -155,15 +155,19 @@ def make_dataset(work: Path, args: argparse.Namespace) -> Path:
     return out
 
 
-def test_labels_folder(dataset_dir: Path, work: Path) -> Path:
-    """``work/test_labels/<case>.nii.gz``: links to the test cases' labels (the scoring's ground truth)."""
+def link_test_files(dataset_dir: Path, folder: Path, key: str) -> Path:
+    """``folder/<file>``: a fresh folder of links to the ``key`` (``image`` or ``label``) files of the test cases."""
     datalist = json.loads((dataset_dir / "datalist.json").read_text(encoding="utf-8"))
-    folder = work / "test_labels"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for entry in datalist["test"]:
-        (folder / Path(entry["label"]).name).symlink_to((dataset_dir / entry["label"]).resolve())
+        (folder / Path(entry[key]).name).symlink_to((dataset_dir / entry[key]).resolve())
     return folder
+
+
+def test_labels_folder(dataset_dir: Path, work: Path) -> Path:
+    """``work/test_labels/<case>.nii.gz``: links to the test cases' labels (the scoring's ground truth)."""
+    return link_test_files(dataset_dir, work / "test_labels", "label")
 
 
 # ------------------------------------------------------------------------------------------------------ nnU-Net
@@ -367,12 +371,7 @@ def predict_bundle_worker(bundle: str, dataset_dir: str, input_dir: str, output_
 
 
 def predict_bundle(work: Path, run: dict, dataset_dir: Path) -> dict:
-    datalist = json.loads((dataset_dir / "datalist.json").read_text(encoding="utf-8"))
-    inputs = work / "test_images"
-    shutil.rmtree(inputs, ignore_errors=True)
-    inputs.mkdir(parents=True)
-    for entry in datalist["test"]:
-        (inputs / Path(entry["image"]).name).symlink_to((dataset_dir / entry["image"]).resolve())
+    inputs = link_test_files(dataset_dir, work / "test_images", "image")
     out = Path(run["bundle"]) / "eval" / "test_predictions"
     spec = {
         "bundle": run["bundle"],

@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
         if args.spacing is not None and min(args.spacing) <= 0:
             raise DataPrepError(f"--spacing must be positive, got {args.spacing}")
         if args.difficulty != "standard" and args.task not in REALISTIC_TASKS:
-            raise DataPrepError(f"--difficulty {args.difficulty} exists for {', '.join(REALISTIC_TASKS)} only")
+            raise DataPrepError(
+                f"--difficulty {args.difficulty} exists for {', '.join(REALISTIC_TASKS)} only"
+            )
         out = write_synth_dataset(
             args.task,
             args.out_dir,
