@@ -283,27 +283,11 @@ def decide_largest_component(
     return decide_from_scores([s[0] for s in scores], [s[1] for s in scores], classes)
 
 
-def _umask_mode() -> int:
-    """``0o666`` less the process umask (read from /proc where it can be, without changing it)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def write_postprocessing(content: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """Write ``content`` as JSON to ``path`` atomically (``data_prep.io.write_json``), mode from the umask."""
     from data_prep.io import write_json  # not at import: inference only reads
 
-    path = write_json(dict(content), path)
-    os.chmod(path, _umask_mode())  # write_json's temporary file has mkstemp's 0o600
-    return path
+    return write_json(dict(content), path)
 
 
 def read_postprocessing(path: str | os.PathLike) -> dict[str, Any] | None:

@@ -35,9 +35,28 @@ def read_image(path: str | os.PathLike) -> sitk.Image:
         raise DataPrepError(f"{path}: cannot be read as an image ({reason})") from None
 
 
+def umask_file_mode() -> int:
+    """``0o666`` less the process umask (read from /proc where it can be, without changing it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _temporary_sibling(path: Path, suffix: str = "") -> Path:
+    """An empty temporary file beside ``path`` with the mode a new file gets under the umask (``mkstemp``
+    makes it 0600, which the rename into place would otherwise keep)."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, umask_file_mode())
+    finally:
+        os.close(fd)
     return Path(name)
 
 
