@@ -8,13 +8,13 @@ sizes) is the one planned for synthetic data of that size, not necessarily the d
 
 Variants, same config and data, the trainer swapped by override:
 
-- ``bundle amp`` - the bundle as shipped: ``bundle_tools.AmpSupervisedTrainer``, ``amp=True`` (bfloat16
+- ``bundle amp`` - the bundle as shipped: ``bundle_tools.engines.AmpSupervisedTrainer``, ``amp=True`` (bfloat16
   autocast on a CPU with native bf16, float16 + GradScaler on CUDA);
 - ``bundle fp32`` - the same with ``--amp False``;
 - ``stock amp`` (anchor) - ``monai.engines.SupervisedTrainer(amp=True)``, which autocasts on CUDA only and
   so trains in float32 on a CPU;
 - ``stock amp, allocator defaults`` - the same with ``--reuse_freed_memory False``: glibc's malloc as a MONAI
-  bundle leaves it (a fresh ``mmap`` and page faults for every block above 32 MiB; see ``bundle_tools.memory``).
+  bundle leaves it (a fresh ``mmap`` and page faults for every block above 32 MiB; see ``bundle_tools.engines.memory``).
 
 Each variant trains in a fresh Python process, so none inherits the memory allocator, thread pool or oneDNN caches
 of the one before.

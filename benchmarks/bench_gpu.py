@@ -21,7 +21,7 @@ Training: one step (forward, the bundle's loss from its train.json, backward, th
 each bundle on random tensors at its default plan's ``patch_size`` x ``batch_size`` * train.json's
 ``num_samples`` patches (what its trainer sees per iteration). Rows: float32 (anchor); MONAI's stock
 ``SupervisedTrainer(amp=True)`` on CUDA (float16 autocast around forward and loss + ``GradScaler``); bfloat16
-autocast (loss in float32 outside it, as ``bundle_tools.AmpSupervisedTrainer`` computes it); + channels-last;
+autocast (loss in float32 outside it, as ``bundle_tools.engines.AmpSupervisedTrainer`` computes it); + channels-last;
 + ``cudnn.benchmark``; + ``torch.compile(network)``. Iterations/s and voxels/s, ratio to the float32 anchor.
 
 Each row runs in its own process (its own peak memory, cuDNN and compile state; a failure stays in its row):
@@ -378,7 +378,7 @@ def report(
         f" {optimizers} step) of the network its {DEFAULT_PLAN} plans, on random patches of that plan's patch"
         f" size and batch, {args.warmup} warm-up + median of {args.steps} steps. The fp16 row is MONAI's stock"
         " SupervisedTrainer(amp=True) on CUDA (loss inside autocast, GradScaler); the other autocast rows compute"
-        " the loss in float32 outside autocast, as bundle_tools.AmpSupervisedTrainer does. Ratio to the"
+        " the loss in float32 outside autocast, as bundle_tools.engines.AmpSupervisedTrainer does. Ratio to the"
         " bundle's fp32 row.",
         "",
         f"| bundle | patch x patches | variant | settings | it/s | Mvoxel/s | speed vs fp32 | {memory} |"

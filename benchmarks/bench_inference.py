@@ -57,7 +57,7 @@ BUNDLE = REPO / "bundles" / "abdominal_mri_attention_unet"
 CACHE = REPO / "benchmarks" / ".cache"
 NNUNET_PYTHON = Path(os.environ.get("SEG3D_NNUNET_VENV", REPO / ".venv-nnunet")) / "bin" / "python"
 STOCK = {"sw_batch_size": 4, "overlap": 0.5}  # Model Zoo's SlidingWindowInferer settings (mode "constant")
-MIRROR_ALL = "$bundle_tools.tta.FlipTTAInferer(@sw_inferer, [0, 1, 2], all_combinations=True)"
+MIRROR_ALL = "$bundle_tools.inferers.tta.FlipTTAInferer(@sw_inferer, [0, 1, 2], all_combinations=True)"
 
 
 def peak_rss_mib() -> float:
@@ -157,7 +157,7 @@ def worker(spec: dict) -> dict:
     else:
         datalist = parser.get_parsed_content("datalist")
         case = load_decathlon_datalist(datalist, data_list_key="test", base_dir=spec["data"])[0]
-        normalize = bundle_tools.NormalizeFromPland(keys="image", plan=parser.get_parsed_content("plan"))
+        normalize = bundle_tools.transforms.NormalizeFromPland(keys="image", plan=parser.get_parsed_content("plan"))
         image = normalize({"image": LoadImage(image_only=True, ensure_channel_first=True)(case["image"])})[
             "image"
         ]

@@ -227,7 +227,7 @@ def main() -> None:
         "channels-last internally by default (`channels_last=True`).\n"
         "- Page faults: minor faults of the process per timed step. glibc maps every block above 32 MiB afresh"
         " and zero-fills it on first touch; the 'reused host memory' rows call"
-        " `bundle_tools.reuse_freed_memory()` first (what the bundles do), so freed blocks serve the next step."
+        " `bundle_tools.engines.reuse_freed_memory()` first (what the bundles do), so freed blocks serve the next step."
         " The other rows run with the C library's defaults, as MONAI users run them.\n"
         "- GFLOP / step: floating-point operations of one step (forward and backward; a multiply-add counts 2),"
         " counted by `torch.utils.flop_counter.FlopCounterMode` on one more step; GFLOP/s = that / the step time."

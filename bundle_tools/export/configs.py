@@ -2,7 +2,7 @@
 
 * project code -> ``scripts.<package>`` (``_target_`` values and ``$`` expressions; ``"$import scripts"``
   first among the imports; imports of modules nothing names any more are dropped);
-* ``bundle_root``: a project expression (``$bundle_tools.paths.bundle_root()``) -> ``"."`` (MONAI Label
+* ``bundle_root``: a project expression (``$bundle_tools.config.paths.bundle_root()``) -> ``"."`` (MONAI Label
   sets it to the bundle folder; run from the bundle folder otherwise);
 * ``@_meta_#...`` references -> their values from ``metadata.json`` (MONAI Label reads ``inference.json``
   without the metadata);
@@ -184,7 +184,7 @@ def _rewrite_imports(config: dict[str, Any], named: set[str]) -> None:
             module = _imported_module(entry) if isinstance(entry, str) else None
             vendored = module is not None and module.startswith(VENDOR_PACKAGE + ".")
             if vendored and not any(n == module or n.startswith(module + ".") for n in named):
-                continue  # e.g. "$import scripts.bundle_tools.paths" once bundle_root no longer uses it
+                continue  # e.g. "$import scripts.bundle_tools.config.paths" once bundle_root no longer uses it
             if entry != f"$import {VENDOR_PACKAGE}":
                 kept.append(entry)
         config[key] = kept

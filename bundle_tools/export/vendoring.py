@@ -7,7 +7,7 @@ the copied code and in the configs - becomes ``scripts.<package>``, so the bundl
 not installed.
 
 A package ``__init__.py`` that only re-exports names of its modules becomes a lazy one (PEP 562
-``__getattr__``): importing ``scripts.bundle_tools.flags`` then imports ``flags`` alone, not the plotting
+``__getattr__``): importing ``scripts.bundle_tools.config.flags`` then imports ``flags`` alone, not the plotting
 and surface-distance modules (and matplotlib, scipy) that the package's other names come from.
 """
 

@@ -18,8 +18,8 @@ from monai.losses import DeepSupervisionLoss, DiceCELoss
 from monai.transforms import AsDiscreted
 from torch.utils.data import DataLoader
 
-import bundle_tools.amp as amp_module
-from bundle_tools import AmpSupervisedEvaluator, AmpSupervisedTrainer, resolve_amp
+import bundle_tools.engines.amp as amp_module
+from bundle_tools.engines import AmpSupervisedEvaluator, AmpSupervisedTrainer, resolve_amp
 
 
 @pytest.fixture
@@ -338,11 +338,15 @@ def test_bundle_config_names_the_engines_with_amp_and_deep_supervision(fast_bf16
         "network": {"_target_": "$lambda **kw: TinyNet(deep_supervision=True)"},
         "loss": {
             "_target_": "DeepSupervisionLoss",
-            "loss": {"_target_": "bundle_tools.FocalTverskyLoss", "to_onehot_y": True, "softmax": True},
+            "loss": {
+                "_target_": "bundle_tools.losses.FocalTverskyLoss",
+                "to_onehot_y": True,
+                "softmax": True,
+            },
         },
         "optimizer": {"_target_": "torch.optim.Adam", "params": "$@network.parameters()", "lr": 1e-3},
         "trainer": {
-            "_target_": "bundle_tools.AmpSupervisedTrainer",
+            "_target_": "bundle_tools.engines.AmpSupervisedTrainer",
             "device": "@device",
             "max_epochs": 1,
             "train_data_loader": "$make_loader()",
@@ -354,7 +358,7 @@ def test_bundle_config_names_the_engines_with_amp_and_deep_supervision(fast_bf16
             "channels_last": True,
         },
         "evaluator": {
-            "_target_": "bundle_tools.AmpSupervisedEvaluator",
+            "_target_": "bundle_tools.engines.AmpSupervisedEvaluator",
             "device": "@device",
             "val_data_loader": "$make_loader(n=2)",
             "network": "@network",

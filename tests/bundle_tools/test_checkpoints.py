@@ -8,8 +8,8 @@ import pytest
 import torch
 from ignite.engine import Engine
 
-from bundle_tools.checkpoints import ResumeCheckpointLoader, save_atomic
-from bundle_tools.plots import TrainingCurves
+from bundle_tools.handlers.checkpoints import ResumeCheckpointLoader, save_atomic
+from bundle_tools.visualize.plots import TrainingCurves
 
 
 def _trainer() -> Engine:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from monai.losses import DiceCELoss, DiceFocalLoss
 
-from bundle_tools import FocalTverskyLoss, plan_class_weights
+from bundle_tools.losses import FocalTverskyLoss, plan_class_weights
 from data_prep.errors import DataPrepError
 from data_prep.plan import load_plan
 

@@ -1,4 +1,4 @@
-"""bundle_tools.memory.reuse_freed_memory: large host blocks are reused instead of mapped afresh."""
+"""bundle_tools.engines.memory.reuse_freed_memory: large host blocks are reused instead of mapped afresh."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bundle_tools.memory import reuse_freed_memory
+from bundle_tools.engines.memory import reuse_freed_memory
 
 # Allocate, touch and free a 64 MiB tensor (above glibc's largest mmap threshold) again and again and
 # count the minor page faults of the last four rounds (the first rounds fill the heap: PyTorch's aligned
@@ -16,7 +16,7 @@ from bundle_tools.memory import reuse_freed_memory
 PROBE = """
 import resource, sys, torch
 if sys.argv[1] == "reuse":
-    from bundle_tools.memory import reuse_freed_memory
+    from bundle_tools.engines.memory import reuse_freed_memory
     assert reuse_freed_memory()
 for _ in range(8):
     torch.ones(16 * 2**20)

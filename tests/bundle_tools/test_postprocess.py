@@ -15,8 +15,8 @@ from monai.bundle import ConfigParser
 from monai.inferers import SimpleInferer
 from monai.transforms import AsDiscreted, Compose
 
-from bundle_tools.checkpoints import save_atomic
-from bundle_tools.postprocess import (
+from bundle_tools.handlers.checkpoints import save_atomic
+from bundle_tools.postprocess.largest_component import (
     KeepLargestComponent,
     KeepLargestComponentd,
     decide_after_training,
@@ -224,20 +224,22 @@ def test_bundle_inference_and_evaluation_apply_the_stored_decision(name, tmp_pat
 def test_training_decides_in_finalize_behind_a_flag(name):
     train = json.loads((REPO / "bundles" / name / "configs" / "train.json").read_text(encoding="utf-8"))
     assert train["postprocess"] is True
-    assert "bundle_tools.postprocess.decide_after_training" in train["decide_postprocessing"]
+    assert (
+        "bundle_tools.postprocess.largest_component.decide_after_training" in train["decide_postprocessing"]
+    )
     assert train["finalize"] == ["@decide_postprocessing"]
     multi_gpu = json.loads(
         (REPO / "bundles" / name / "configs" / "multi_gpu_train.json").read_text(encoding="utf-8")
     )
     assert multi_gpu["finalize"][0] == "@decide_postprocessing"  # before the ranks leave the process group
-    assert "$import bundle_tools.postprocess" in train["imports"]
+    assert "$import bundle_tools.postprocess.largest_component" in train["imports"]
 
 
 _DDP_SCRIPT = """
 import sys, torch, torch.distributed as dist, torch.multiprocessing as mp
 from types import SimpleNamespace
 from monai.inferers import SimpleInferer
-from bundle_tools.postprocess import decide_after_training
+from bundle_tools.postprocess.largest_component import decide_after_training
 
 class Fixed(torch.nn.Module):
     def __init__(self, logits):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from bundle_tools.progress import loss_value
+from bundle_tools.handlers.progress import loss_value
 
 
 def test_loss_value_reads_a_batch_dict_and_a_decollated_list():

@@ -16,7 +16,7 @@ from monai.data import DataLoader, Dataset
 from monai.engines import SupervisedEvaluator
 from monai.transforms import AsDiscreted, Compose, EnsureChannelFirstd, LoadImaged
 
-from bundle_tools.report import (
+from bundle_tools.metrics.report import (
     ReportError,
     SegmentationReport,
     class_name_map,
@@ -25,7 +25,7 @@ from bundle_tools.report import (
     summarize,
     write_report,
 )
-from bundle_tools.surface_metrics import segmentation_scores
+from bundle_tools.metrics.surface_metrics import segmentation_scores
 
 NAMES = {"0": "background", "1": "liver", "2": "spleen"}
 

@@ -17,7 +17,7 @@ from monai.transforms import AsDiscreted, Compose, EnsureChannelFirstd, LoadImag
 from scipy import ndimage
 from scipy.spatial.distance import cdist
 
-from bundle_tools.surface_metrics import (
+from bundle_tools.metrics.surface_metrics import (
     ASSDHandler,
     HD95Handler,
     SurfaceDistanceMetricMM,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from bundle_tools import MSDBrainTumourToMultiLabeld, NormalizeFromPland
+from bundle_tools.transforms import MSDBrainTumourToMultiLabeld, NormalizeFromPland
 from data_prep.errors import DataPrepError
 
 CT = {"channel": 0, "modality": "CT", "normalization": "ct", "mean": 50.0, "std": 20.0}

@@ -7,7 +7,7 @@ import itertools
 import torch
 from monai.inferers import SimpleInferer, SlidingWindowInferer
 
-from bundle_tools.tta import FlipTTAInferer
+from bundle_tools.inferers.tta import FlipTTAInferer
 
 
 class Ramp(torch.nn.Module):

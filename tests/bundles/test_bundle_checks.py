@@ -148,7 +148,7 @@ def test_multi_gpu_and_evaluate_configs_merge_with_train(name):
     merged = ConfigParser()
     merged.read_config([str(configs / "train.json"), str(configs / "multi_gpu_train.json")])
     assert "$import torch.distributed as dist" in merged["imports"]
-    assert "$import bundle_tools.paths" in merged["imports"]
+    assert "$import bundle_tools.config.paths" in merged["imports"]
 
 
 @pytest.mark.parametrize("name", BUNDLE_NAMES)

@@ -1,4 +1,4 @@
-"""bundle_tools.paths.bundle_root: the bundle folder of the config being run, never the cwd by accident."""
+"""bundle_tools.config.paths.bundle_root: the bundle folder of the config being run, never the cwd by accident."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from monai.bundle import ConfigParser, ConfigWorkflow
 
-from bundle_tools import paths
-from bundle_tools.flags import as_bool
+from bundle_tools.config import paths
+from bundle_tools.config.flags import as_bool
 
 
 def _bundle(root: Path) -> Path:
     (root / "configs").mkdir(parents=True)
     config = {
-        "imports": ["$import bundle_tools", "$import bundle_tools.paths"],
-        "bundle_root": "$bundle_tools.paths.bundle_root()",
+        "imports": ["$import bundle_tools", "$import bundle_tools.config.paths"],
+        "bundle_root": "$bundle_tools.config.paths.bundle_root()",
         "run": ["$@bundle_root"],
     }
     (root / "configs" / "train.json").write_text(json.dumps(config))
@@ -68,8 +68,8 @@ def test_command_line_config_file_forms(tmp_path, monkeypatch, argv):
     monkeypatch.setattr("sys.argv", [a.format(b=bundle) for a in argv])
     parser = ConfigParser(
         {
-            "imports": ["$import bundle_tools", "$import bundle_tools.paths"],
-            "root": "$bundle_tools.paths.bundle_root()",
+            "imports": ["$import bundle_tools", "$import bundle_tools.config.paths"],
+            "root": "$bundle_tools.config.paths.bundle_root()",
         }
     )
     assert parser.get_parsed_content("root") == str(bundle)

@@ -235,7 +235,7 @@ class SurfaceDistanceMetricMM(CumulativeIterationMetric):
     case ``b`` is, in this order: ``spacing`` passed to the call (as for MONAI's metrics), the affine of
     ``y`` (the ground truth keeps its geometry through decollation and post-transforms), then the
     affine of ``y_pred``. Without any of them it raises instead of silently reporting voxels.
-    Empty masks follow the convention of :mod:`bundle_tools.surface_metrics`, so no value is NaN.
+    Empty masks follow the convention of :mod:`bundle_tools.metrics.surface_metrics`, so no value is NaN.
 
     Args:
         metric: ``"hd95"`` (default), ``"hd"`` (maximum) or ``"assd"``; see the module docstring.

@@ -18,7 +18,7 @@ The plan's ``class_weights`` (a list indexed by label value, mean 1) become the 
 through :func:`plan_class_weights`, e.g. in a config::
 
     "loss": {"_target_": "DiceCELoss", "to_onehot_y": true, "softmax": true,
-             "weight": "$bundle_tools.plan_class_weights(@plan)"}
+             "weight": "$bundle_tools.losses.plan_class_weights(@plan)"}
 
 Deep supervision wraps any of these: ``{"_target_": "DeepSupervisionLoss", "loss": "@base_loss"}``.
 """

@@ -3,8 +3,8 @@
 A bundle writes its weights (``models/``) and outputs (``runs/``, ``eval/``) into its own folder, whether
 it is run from the repository root, from inside the bundle folder, or from a copy elsewhere::
 
-    "imports": ["$import bundle_tools.paths"],
-    "bundle_root": "$bundle_tools.paths.bundle_root()",
+    "imports": ["$import bundle_tools.config.paths"],
+    "bundle_root": "$bundle_tools.config.paths.bundle_root()",
 
 The folder is found from the config file being run, in this order:
 

@@ -36,9 +36,9 @@ from monai.data import MetaTensor, decollate_batch
 from monai.handlers import from_engine
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from bundle_tools.checkpoints import is_rank0
-from bundle_tools.report import class_name_map, item_case_name, write_bytes_atomic
-from bundle_tools.surface_metrics import spacing_from_meta
+from bundle_tools.handlers.checkpoints import is_rank0
+from bundle_tools.metrics.report import class_name_map, item_case_name, write_bytes_atomic
+from bundle_tools.metrics.surface_metrics import spacing_from_meta
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:

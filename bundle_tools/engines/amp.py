@@ -25,7 +25,7 @@ bfloat16 keeps float32's exponent range, so its gradients do not underflow).
 
 Example (bundle JSON)::
 
-    "trainer": {"_target_": "bundle_tools.AmpSupervisedTrainer", "device": "@device",
+    "trainer": {"_target_": "bundle_tools.engines.AmpSupervisedTrainer", "device": "@device",
                 "max_epochs": "@epochs", "train_data_loader": "@train#dataloader",
                 "network": "@network", "optimizer": "@optimizer", "loss_function": "@loss",
                 "inferer": "@train#inferer", "amp": true, "amp_dtype": "auto"}

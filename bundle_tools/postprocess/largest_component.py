@@ -46,7 +46,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 from scipy import ndimage
 
-from bundle_tools.checkpoints import is_rank0, unwrap
+from bundle_tools.handlers.checkpoints import is_rank0, unwrap
 
 __all__ = [
     "FILENAME",

@@ -9,12 +9,12 @@
 recall, hd95_mm, assd_mm, spacing_mm``. ``summary.csv`` has one row per class and metric, plus the
 class ``overall``: ``class, metric, n, mean, std, median`` over cases (``std`` is the population
 standard deviation). ``overall`` first averages each case over its classes, then takes the statistics
-over cases. Definitions and the empty-mask convention: :mod:`bundle_tools.surface_metrics` and
+over cases. Definitions and the empty-mask convention: :mod:`bundle_tools.metrics.surface_metrics` and
 ``docs/metrics.md``.
 
 Run over folders from the command line::
 
-    python -m bundle_tools.report --pred outputs/preds --gt data/labelsTr --labels data/dataset.json --out eval/
+    python -m bundle_tools.metrics.report --pred outputs/preds --gt data/labelsTr --labels data/dataset.json --out eval/
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import torch
 from monai.data import MetaTensor, decollate_batch
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from bundle_tools.surface_metrics import SCORE_NAMES, segmentation_scores, spacing_from_meta
+from bundle_tools.metrics.surface_metrics import SCORE_NAMES, segmentation_scores, spacing_from_meta
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ METRIC_COLUMNS: dict[str, str] = {
     "hd95": "hd95_mm",
     "assd": "assd_mm",
 }
-"""Score name (as in :data:`~bundle_tools.surface_metrics.SCORE_NAMES`) -> CSV column (with unit)."""
+"""Score name (as in :data:`~bundle_tools.metrics.surface_metrics.SCORE_NAMES`) -> CSV column (with unit)."""
 
 ROW_COLUMNS: tuple[str, ...] = ("case", "class_index", "class", *METRIC_COLUMNS.values(), "spacing_mm")
 SUMMARY_COLUMNS: tuple[str, ...] = ("class", "metric", "n", "mean", "std", "median")
@@ -128,7 +128,7 @@ def item_case_name(item: Mapping[str, Any], keys: Sequence[str] = ("image", "lab
 def case_rows(
     case: str, scores: Mapping[int, Mapping[str, float]], names: Mapping[int, str], spacing: Sequence[float]
 ) -> list[dict[str, Any]]:
-    """Rows of ``metrics.csv`` for one case from :func:`~bundle_tools.surface_metrics.segmentation_scores`.
+    """Rows of ``metrics.csv`` for one case from :func:`~bundle_tools.metrics.surface_metrics.segmentation_scores`.
 
     Args:
         case: the case name.
@@ -227,7 +227,7 @@ class SegmentationReport:
     """Ignite handler: per-case, per-class scores of an evaluator in mm -> ``metrics.csv``, ``summary.csv``.
 
     At every iteration it scores each decollated case of ``engine.state.output`` (``pred`` and ``label``,
-    one-hot or label maps) with :func:`~bundle_tools.surface_metrics.segmentation_scores`, using the
+    one-hot or label maps) with :func:`~bundle_tools.metrics.surface_metrics.segmentation_scores`, using the
     spacing of the label's ``MetaTensor`` affine (else the prediction's); the case is named from
     ``meta["filename_or_obj"]`` of ``filename_key``. At ``EPOCH_COMPLETED`` it writes the two CSV files
     atomically (rank 0 after gathering, when distributed) and logs a summary table.
@@ -244,7 +244,7 @@ class SegmentationReport:
 
     Example (``evaluate.json``)::
 
-        {"_target_": "bundle_tools.report.SegmentationReport", "output_dir": "$@bundle_root + '/eval'",
+        {"_target_": "bundle_tools.metrics.report.SegmentationReport", "output_dir": "$@bundle_root + '/eval'",
          "class_names": ["background", "liver", "right_kidney", "left_kidney", "spleen"]}
     """
 
@@ -483,7 +483,7 @@ def main(argv: Sequence[str] | None = None, log: Callable[[str], Any] = print) -
         log: where the summary table goes.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m bundle_tools.report",
+        prog="python -m bundle_tools.metrics.report",
         description="Per case and class Dice, IoU, precision, recall, HD95 and ASSD (mm, each case's own "
         "spacing) of NIfTI predictions vs ground truth matched by file name -> metrics.csv, summary.csv.",
     )

@@ -83,7 +83,7 @@ class NormalizeFromPland(MapTransform):
 
     Example::
 
-        {"_target_": "bundle_tools.NormalizeFromPland", "keys": "image", "plan": "$@dataset_dir + '/plan.json'"}
+        {"_target_": "bundle_tools.transforms.NormalizeFromPland", "keys": "image", "plan": "$@dataset_dir + '/plan.json'"}
     """
 
     backend = NormalizeFromPlan.backend

@@ -4,7 +4,7 @@
 (1 - t / T) ** 0.9`` over all ``T`` iterations) after a linear warm-up, so the rate is defined by the run's
 length, not by how many epochs a small dataset happens to give. In a bundle config::
 
-    "lr_scheduler": {"_target_": "bundle_tools.schedules.poly_with_warmup", "optimizer": "@optimizer",
+    "lr_scheduler": {"_target_": "bundle_tools.optimizers.schedules.poly_with_warmup", "optimizer": "@optimizer",
                      "total_iterations": "$@epochs * @iterations_per_epoch",
                      "warmup_iterations": "@warmup_iterations"}
 

@@ -1,0 +1,12 @@
+"""What the bundle configs read about themselves: the bundle root, on/off flags and plan checks
+(see docs/architecture.md)."""
+
+from bundle_tools._lazy import lazy_exports
+
+_NAMES = {
+    "bundle_root": "paths",
+    "as_bool": "flags",
+    "check_num_classes": "plan_checks",
+}
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES)
