@@ -19,6 +19,7 @@ from monai.handlers import MeanDice, ValidationHandler, from_engine  # noqa: E40
 from monai.losses import DiceCELoss  # noqa: E402
 from monai.transforms import AsDiscreted, Compose, EnsureChannelFirstd, EnsureTyped  # noqa: E402
 
+from bundle_tools.metrics.surface_metrics import HD95Handler  # noqa: E402
 from bundle_tools.visualize.plots import (  # noqa: E402
     AttentionMapSaver,
     OverlaySaver,
@@ -27,7 +28,6 @@ from bundle_tools.visualize.plots import (  # noqa: E402
     save_attention_overlay,
     save_segmentation_overlay,
 )
-from bundle_tools.metrics.surface_metrics import HD95Handler  # noqa: E402
 
 NAMES = ["background", "liver", "spleen"]
 TAB10_BLUE = np.array([0.12, 0.47, 0.71])  # colour of class 1
