@@ -60,34 +60,53 @@ def _temporary_sibling(path: Path, suffix: str = "") -> Path:
     return Path(name)
 
 
-def write_image(image: sitk.Image, path: str | os.PathLike, compress: bool = True) -> Path:
-    """Write ``image`` to ``path`` atomically (the suffix of ``path`` picks the format)."""
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write; rename it onto ``path`` when the block ends well.
+
+    The one atomic writer of the project (volumes, JSON, CSV, pictures, checkpoints): the folder is made,
+    the temporary file gets the mode the umask gives, and on any error it is removed and ``path`` is left
+    as it was.
+
+    Args:
+        path: the file to write.
+        suffix: kept at the end of the temporary name (ITK picks its writer by suffix).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # keep the real suffix at the end of the temporary name: ITK picks the writer by suffix
-    suffix = NIFTI_SUFFIX if path.name.endswith(NIFTI_SUFFIX) else path.suffix
     tmp = _temporary_sibling(path, suffix)
     try:
-        sitk.WriteImage(image, str(tmp), compress)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_image(image: sitk.Image, path: str | os.PathLike, compress: bool = True) -> Path:
+    """Write ``image`` to ``path`` atomically (the suffix of ``path`` picks the format)."""
+    path = Path(path)
+    suffix = NIFTI_SUFFIX if path.name.endswith(NIFTI_SUFFIX) else path.suffix
+    with atomic_write(path, suffix) as tmp:
+        sitk.WriteImage(image, str(tmp), compress)
     return path
+
+
+def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_bytes(text.encode("utf-8"), path)
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(path)
-    try:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(json.dumps(obj, indent=2) + "\n", path)
 
 
 def read_json(path: str | os.PathLike) -> Any:
