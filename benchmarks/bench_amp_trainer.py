@@ -20,7 +20,7 @@ from monai.engines import SupervisedTrainer
 from monai.losses import DiceCELoss
 from monai.networks.nets import UNet
 
-from bundle_tools.engines.amp import AmpSupervisedTrainer, cpu_has_fast_bf16
+from bundle_tools.engines import AmpSupervisedTrainer, cpu_has_fast_bf16
 
 
 def _batches(size: int, count: int) -> list[dict[str, torch.Tensor]]:

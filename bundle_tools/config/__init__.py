@@ -7,6 +7,7 @@ _NAMES = {
     "bundle_root": "paths",
     "as_bool": "flags",
     "check_num_classes": "plan_checks",
+    "compose_bundle": "compose",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

@@ -1,14 +1,21 @@
-"""The training and evaluation engines of the bundles: MONAI's supervised engines with mixed precision,
-channels-last and deep supervision, and the host-memory setting they run under (see docs/architecture.md)."""
+"""The training and evaluation engines of the bundles: MONAI's supervised engines with mixed precision
+(``precision``), channels-last (``channels_last``) and deep supervision (``deep_supervision``), wrapped
+around the network and the loss once (``autocast``), and the host-memory setting they run under
+(``memory``); see docs/architecture.md."""
 
 from bundle_tools._lazy import lazy_exports
 
 _NAMES = {
-    "AmpPolicy": "amp",
-    "AmpSupervisedEvaluator": "amp",
-    "AmpSupervisedTrainer": "amp",
-    "resolve_amp": "amp",
+    "AmpInferer": "autocast",
+    "AmpPolicy": "precision",
+    "AmpSupervisedEvaluator": "evaluator",
+    "AmpSupervisedTrainer": "trainer",
+    "Float32Loss": "autocast",
+    "cpu_has_fast_bf16": "precision",
+    "full_resolution_head": "deep_supervision",
+    "resolve_amp": "precision",
     "reuse_freed_memory": "memory",
+    "to_channels_last": "channels_last",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["add_parser", "main", "run", "summary"]
+__all__ = ["add_parser", "run", "summary"]
 
 _DESCRIPTION = """\
 Export a trained bundle (weights in BUNDLE_DIR/models/model.pt, or --ckpt).
@@ -81,17 +81,3 @@ def summary(target: str, out: str, report: dict) -> str:
     if "labels" in report:
         lines.append(f"  labels: {report['labels']}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bundle_tools.export.cli ...`` (the same as ``python -m bundle_tools export ...``)."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="python -m bundle_tools")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,9 +6,9 @@
   sets it to the bundle folder; run from the bundle folder otherwise);
 * ``@_meta_#...`` references -> their values from ``metadata.json`` (MONAI Label reads ``inference.json``
   without the metadata);
-* ``train#handlers`` keeps only handler dicts that nothing refers to by index: MONAI Label's train task
-  reads each entry as a dict and inserts a ``CheckpointLoader`` at index 0, which would shift every index
-  (:func:`detach_handlers_from_list`);
+* a config that names a handler by list position is refused: MONAI Label's train task inserts a
+  ``CheckpointLoader`` at index 0 of ``train#handlers``, which would shift every position
+  (:func:`check_handler_references`);
 * ``train.json``'s ``plan`` -> ``inference.json``'s (the preprocessing plan shipped in ``models/plan.json``:
   MONAI Label fine-tunes the exported model on its own datastore, where no dataset ``plan.json`` exists).
 
@@ -31,7 +31,7 @@ __all__ = [
     "check_required_ids",
     "code_strings",
     "inline_meta_references",
-    "detach_handlers_from_list",
+    "check_handler_references",
     "rewrite_configs",
 ]
 
@@ -62,7 +62,7 @@ REQUIRED_IDS = {
 """Per config file, the ids that MONAI Label's ``BundleInferTask``/``BundleTrainTask`` read or override."""
 
 _META_REF = re.compile(r"@_meta_((?:#\w+)+)")
-_HANDLER_INDEX_REF = re.compile(r"@train(?:#|::)handlers(?:#|::)(\d+)(?![\w#:])")
+_HANDLER_INDEX_REF = re.compile(r"@\w+(?:(?:#|::)\w+)*(?:#|::)(?:val_|train_)?handlers(?:#|::)\d+(?![\w])")
 _IMPORT_KEYS = ("imports", "+imports")
 
 
@@ -122,51 +122,22 @@ def inline_meta_references(config: Any, metadata: Mapping[str, Any], file: str) 
     return _map_strings(config, fn)
 
 
-def detach_handlers_from_list(config: Any) -> Any:
-    """Keep in ``train#handlers`` only handler dicts that nothing refers to by index.
+def check_handler_references(config: Any, file: str) -> None:
+    """Refuse a config that names a handler by its list position, or a ``train#handlers`` entry that is not a
+    handler dict.
 
     MONAI Label's train task reads every entry of ``train#handlers`` as a dict (``t.get("_target_")``) and
-    inserts a ``CheckpointLoader`` at index 0. A handler that other ids refer to as ``@train#handlers#<i>``
-    moves to ``train#handler_<i>``; an entry that is a reference (``"@train#early_stop"``) leaves the list.
-    Both are handed to the trainer after the list: ``"train_handlers": "$@train#handlers + [@train#...]"``.
+    inserts a ``CheckpointLoader`` at index 0, which would shift every position. The bundles name the
+    handlers other ids refer to (``@train#early_stop``) and hand them to the trainer after the list.
     """
+    found: list[str] = []
+    _map_strings(config, lambda k, v: found.extend(m.group(0) for m in _HANDLER_INDEX_REF.finditer(v)) or v)
+    if found:
+        raise ExportError(f"{file}: refers to handlers by list position ({', '.join(sorted(set(found)))}); name them")
     train = config.get("train") if isinstance(config, dict) else None
     handlers = train.get("handlers") if isinstance(train, dict) else None
-    if not isinstance(handlers, list):
-        return config
-    found: set[int] = set()
-    _map_strings(config, lambda k, v: found.update(int(i) for i in _HANDLER_INDEX_REF.findall(v)) or v)
-    names = {i: f"handler_{i}" for i in sorted(found) if i < len(handlers)}
-    refs = {i: h for i, h in enumerate(handlers) if isinstance(h, str)}
-    if not names and not refs:
-        return config
-    trainer = train.get("trainer")
-    if not isinstance(trainer, dict) or trainer.get("train_handlers") != "@train#handlers":
-        raise ExportError(
-            "configs/train.json: train#handlers must hold only handler dicts that nothing refers to by index "
-            "(MONAI Label inserts a CheckpointLoader at index 0), and train#trainer#train_handlers is not "
-            "'@train#handlers', so the exporter cannot move them"
-        )
-
-    def to_id(m: re.Match) -> str:
-        index = int(m.group(1))
-        return f"@train#{names[index]}" if index in names else m.group(0)
-
-    config = _map_strings(config, lambda k, v: _HANDLER_INDEX_REF.sub(to_id, v))
-    train = config["train"]
-    handlers = train["handlers"]
-    moved = []
-    for index, handler in enumerate(handlers):
-        if index in names:
-            if names[index] in train:
-                raise ExportError(f"configs/train.json: train#{names[index]} exists already")
-            train[names[index]] = handler
-            moved.append(f"@train#{names[index]}")
-        elif index in refs:
-            moved.append(handler)
-    train["handlers"] = [h for i, h in enumerate(handlers) if i not in names and i not in refs]
-    train["trainer"]["train_handlers"] = "$@train#handlers + [" + ", ".join(moved) + "]"
-    return config
+    if isinstance(handlers, list) and not all(isinstance(h, dict) for h in handlers):
+        raise ExportError(f"{file}: train#handlers must hold handler dicts only (MONAI Label reads each as a dict)")
 
 
 def _imported_module(entry: str) -> str | None:
@@ -210,7 +181,8 @@ def rewrite_configs(
     out: dict[str, Any] = {}
     for name, config in configs.items():
         packages |= referenced_packages(code_strings(config, include_imports=False))
-        config = detach_handlers_from_list(inline_meta_references(config, metadata, f"configs/{name}"))
+        check_handler_references(config, f"configs/{name}")
+        config = inline_meta_references(config, metadata, f"configs/{name}")
         if isinstance(config, dict):
             root = config.get("bundle_root")
             if isinstance(root, str) and root.startswith("$") and referenced_packages([root]):

@@ -148,7 +148,7 @@ def test_multi_gpu_and_evaluate_configs_merge_with_train(name):
     merged = ConfigParser()
     merged.read_config([str(configs / "train.json"), str(configs / "multi_gpu_train.json")])
     assert "$import torch.distributed as dist" in merged["imports"]
-    assert "$import bundle_tools.config.paths" in merged["imports"]
+    assert "$import bundle_tools" in merged["imports"]
 
 
 @pytest.mark.parametrize("name", BUNDLE_NAMES)
@@ -169,6 +169,6 @@ def test_inference_network_and_preprocessing_match_training(name):
     ):
         assert infer[key] == train[key], key
     assert train["sw_inferer"] == infer["sw_inferer"]
-    train_image = [t["_target_"] for t in train["base_transforms"]]
-    infer_image = [t["_target_"] for t in infer["preprocessing"]["transforms"]]
-    assert infer_image == train_image
+    assert infer["base_transforms"] == train["base_transforms"]  # one definition, keys from load_keys
+    assert infer["preprocessing"]["transforms"] == "@base_transforms"
+    assert infer["load_keys"] == ["image"] and train["load_keys"] == ["image", "label"]

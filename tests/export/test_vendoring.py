@@ -136,25 +136,23 @@ def test_code_strings_are_targets_and_expressions_only():
     assert list(code_strings(config, include_imports=False)) == ["X", "$y"]
 
 
-def test_handlers_referred_to_by_index_or_reference_leave_the_list_monailabel_extends():
-    from bundle_tools.export.configs import detach_handlers_from_list
+def test_handlers_referred_to_by_list_position_or_not_dicts_are_refused():
+    from bundle_tools.export.configs import check_handler_references
+    from bundle_tools.export.errors import ExportError
 
-    config = {
+    by_position = {"train": {"handlers": [{"_target_": "A"}], "checkpoint_dict": {"c": "@train#handlers#0"}}}
+    with pytest.raises(ExportError, match=r"configs/train.json: refers to handlers by list position \(@train#handlers#0\)"):
+        check_handler_references(by_position, "configs/train.json")
+    with pytest.raises(ExportError, match="list position"):
+        check_handler_references({"best": "$@validate#handlers#2.x"}, "configs/evaluate.json")
+    reference = {"train": {"handlers": [{"_target_": "A"}, "@train#early_stop"]}}
+    with pytest.raises(ExportError, match="handler dicts only"):
+        check_handler_references(reference, "configs/train.json")
+    named = {
         "train": {
-            "handlers": [{"_target_": "A"}, "@train#early_stop", {"_target_": "C", "x": "@train#handlers#0"}],
-            "checkpoint_dict": {"c": "@train#handlers#2"},
+            "handlers": [{"_target_": "A"}],
             "early_stop": {"_target_": "E"},
-            "trainer": {"_target_": "T", "train_handlers": "@train#handlers"},
+            "trainer": {"train_handlers": "$@train#handlers + [@train#early_stop]"},
         }
     }
-    train = detach_handlers_from_list(config)["train"]
-    assert train["handlers"] == []
-    assert train["handler_0"] == {"_target_": "A"}
-    assert train["handler_2"] == {"_target_": "C", "x": "@train#handler_0"}
-    assert train["checkpoint_dict"] == {"c": "@train#handler_2"}
-    assert (
-        train["trainer"]["train_handlers"]
-        == "$@train#handlers + [@train#handler_0, @train#early_stop, @train#handler_2]"
-    )
-    plain = {"train": {"handlers": [{"_target_": "A"}], "trainer": {"train_handlers": "@train#handlers"}}}
-    assert detach_handlers_from_list(plain) == plain
+    check_handler_references(named, "configs/train.json")
