@@ -33,7 +33,15 @@ from monai.bundle.utils import merge_kv
 
 from data_prep.io import read_json, write_text
 
-__all__ = ["SHARED_FOLDER", "TASK_FILE", "add_parser", "bundle_dirs", "compose_bundle", "dumps", "stale_configs"]
+__all__ = [
+    "SHARED_FOLDER",
+    "TASK_FILE",
+    "add_parser",
+    "bundle_dirs",
+    "compose_bundle",
+    "dumps",
+    "stale_configs",
+]
 
 SHARED_FOLDER = "_shared"
 """The folder beside the bundles that holds the shared graph."""
@@ -54,7 +62,9 @@ def _merged(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return parser.get()
 
 
-def compose_bundle(bundle_dir: str | os.PathLike, shared_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+def compose_bundle(
+    bundle_dir: str | os.PathLike, shared_dir: str | os.PathLike | None = None
+) -> dict[str, Any]:
     """The flat configs of ``bundle_dir`` (file name -> config), from ``shared_dir`` and its ``task.json``.
 
     Args:
@@ -66,11 +76,15 @@ def compose_bundle(bundle_dir: str | os.PathLike, shared_dir: str | os.PathLike 
     task = read_json(bundle_dir / TASK_FILE)
     unknown = set(task) - {"common", *_FULL.values(), "evaluate"}
     if not isinstance(task, dict) or unknown:
-        raise ValueError(f"{bundle_dir / TASK_FILE}: sections are common, train, inference, evaluate; got {unknown}")
+        raise ValueError(
+            f"{bundle_dir / TASK_FILE}: sections are common, train, inference, evaluate; got {unknown}"
+        )
     common = read_json(shared_dir / "common.json")
     configs: dict[str, Any] = {}
     for name, section in _FULL.items():
-        configs[name] = _merged([common, read_json(shared_dir / name), task.get("common", {}), task.get(section, {})])
+        configs[name] = _merged(
+            [common, read_json(shared_dir / name), task.get("common", {}), task.get(section, {})]
+        )
     for name, section in _OVERRIDES.items():
         configs[name] = {**read_json(shared_dir / name), **(task.get(section, {}) if section else {})}
     return configs
@@ -126,8 +140,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="write the bundles' flat configs from bundles/_shared and each task.json",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("bundles", nargs="*", help="bundle folders (default: every folder of --root with a task.json)")
+    parser.add_argument(
+        "bundles", nargs="*", help="bundle folders (default: every folder of --root with a task.json)"
+    )
     parser.add_argument("--root", default="bundles", help="where the bundles are (default: bundles)")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a config is out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when a config is out of date"
+    )
     parser.set_defaults(func=run)
     return parser

@@ -3,32 +3,31 @@
 A bundle writes its weights (``models/``) and outputs (``runs/``, ``eval/``) into its own folder, whether
 it is run from the repository root, from inside the bundle folder, or from a copy elsewhere::
 
-    "imports": ["$import bundle_tools.config.paths"],
-    "bundle_root": "$bundle_tools.config.paths.bundle_root()",
+    "imports": ["$import bundle_tools"],
+    "bundle_root": "$bundle_tools.config.bundle_root()",
 
-The folder is found from the config file being run, in this order:
+MONAI's convention is a ``bundle_root`` of ``"."`` (the bundle folder is the working directory), replaced by
+``--bundle_root /path`` or a ``bundle_root=`` override where it is not (MONAI Label passes one). This
+function keeps the override and adds one step, so that the documented commands work from the repository
+root:
 
-1. a ``monai.bundle.ConfigWorkflow`` on the call stack (``python -m monai.bundle run ...``, MONAI Label,
-   ``check_properties``): its ``config_root_path``;
-2. a ``config_file`` argument of a ``monai.bundle`` script on the call stack (``verify_net_in_out``,
-   ``ckpt_export``, ...);
-3. ``--config_file`` on the command line (a single path or the ``"['a.json','b.json']"`` list form);
-4. the current working directory.
+1. ``--config_file`` on the command line (``python -m monai.bundle run ...``, ``torchrun``, the
+   ``verify_net_in_out``/``ckpt_export`` scripts; a single path or the ``"['a.json','b.json']"`` list form):
+   the folder of the first config file, or its parent when that folder is named ``configs`` (as MONAI's
+   ``ConfigWorkflow`` finds its ``config_root_path``);
+2. else the current working directory, as MONAI's ``"."``.
 
-The first config file counts (as in MONAI); when its folder is named ``configs`` the bundle root is its
-parent. An explicit override (``--bundle_root /path``, as MONAI Label passes) replaces the expression and
-is used as is.
+From Python (``ConfigWorkflow(config_file=..., bundle_root=...)``, ``ConfigParser``), pass ``bundle_root``
+unless the working directory is the bundle folder. An override replaces the expression and is used as is.
 """
 
 from __future__ import annotations
 
 import ast
-import inspect
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 __all__ = ["bundle_root", "bundle_root_from_config", "config_files_from_argv"]
@@ -63,15 +62,8 @@ def bundle_root(default: str | os.PathLike | None = None) -> str:
     """The absolute path of the folder of the bundle whose config is being run (see the module doc).
 
     Args:
-        default: returned when nothing names a config file; default the current working directory.
+        default: returned when no ``--config_file`` is on the command line; default the working directory.
     """
-    frame = inspect.currentframe()
-    try:
-        found = _from_stack(frame.f_back if frame is not None else None)
-    finally:
-        del frame
-    if found is not None:
-        return found
     files = config_files_from_argv()
     if files:
         return bundle_root_from_config(files)
@@ -98,28 +90,3 @@ def _as_file_list(value: Any) -> list[str]:
     if isinstance(value, Sequence):
         return [str(v) for v in value if v is not None]
     return []
-
-
-def _from_stack(frame: FrameType | None) -> str | None:
-    workflow_cls = _config_workflow_class()
-    script_candidate: str | None = None
-    while frame is not None:
-        owner = frame.f_locals.get("self")
-        if workflow_cls is not None and isinstance(owner, workflow_cls):
-            root_path = getattr(owner, "config_root_path", None)
-            if root_path is not None:
-                return _root_of(Path(root_path))
-        if script_candidate is None and frame.f_globals.get("__name__", "").startswith("monai.bundle"):
-            for name in ("config_file_", "config_file"):
-                value = frame.f_locals.get(name)
-                files = _as_file_list(value) if isinstance(value, (str, os.PathLike, list, tuple)) else []
-                if files:
-                    script_candidate = bundle_root_from_config(files)
-                    break
-        frame = frame.f_back
-    return script_candidate
-
-
-def _config_workflow_class() -> type | None:
-    module = sys.modules.get("monai.bundle.workflows")
-    return getattr(module, "ConfigWorkflow", None) if module is not None else None

@@ -33,7 +33,9 @@ def test_a_config_edited_by_hand_is_found_and_rewritten(tmp_path):
     bundle = tmp_path / "abdominal_mri_attention_unet"
     shutil.copytree(BUNDLES / bundle.name, bundle, ignore=shutil.ignore_patterns("models", "runs", "eval"))
     train = bundle / "configs" / "train.json"
-    train.write_text(train.read_text(encoding="utf-8").replace('"epochs": 30', '"epochs": 31'), encoding="utf-8")
+    train.write_text(
+        train.read_text(encoding="utf-8").replace('"epochs": 30', '"epochs": 31'), encoding="utf-8"
+    )
     assert stale_configs(bundle) == [train]
     assert stale_configs(bundle, write=True) == [train]
     assert stale_configs(bundle) == []
@@ -41,7 +43,11 @@ def test_a_config_edited_by_hand_is_found_and_rewritten(tmp_path):
 
 
 def test_no_config_refers_to_a_handler_by_list_position():
-    files = [*BUNDLES.glob("*/configs/*.json"), *BUNDLES.glob("*/task.json"), *(BUNDLES / SHARED_FOLDER).glob("*.json")]
+    files = [
+        *BUNDLES.glob("*/configs/*.json"),
+        *BUNDLES.glob("*/task.json"),
+        *(BUNDLES / SHARED_FOLDER).glob("*.json"),
+    ]
     assert len(files) > 10
     for path in files:
         assert not HANDLER_POSITION.search(path.read_text(encoding="utf-8")), path

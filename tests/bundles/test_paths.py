@@ -15,8 +15,8 @@ from bundle_tools.config.flags import as_bool
 def _bundle(root: Path) -> Path:
     (root / "configs").mkdir(parents=True)
     config = {
-        "imports": ["$import bundle_tools", "$import bundle_tools.config.paths"],
-        "bundle_root": "$bundle_tools.config.paths.bundle_root()",
+        "imports": ["$import bundle_tools"],
+        "bundle_root": "$bundle_tools.config.bundle_root()",
         "run": ["$@bundle_root"],
     }
     (root / "configs" / "train.json").write_text(json.dumps(config))
@@ -24,13 +24,14 @@ def _bundle(root: Path) -> Path:
     return root
 
 
-def test_config_workflow_on_stack_gives_bundle_folder(tmp_path, monkeypatch):
-    bundle = _bundle(tmp_path / "b")
+def test_python_api_without_override_follows_monai_and_uses_the_working_directory(tmp_path, monkeypatch):
+    """No call-stack walking: from Python, MONAI's convention (the working directory, or bundle_root=)."""
+    _bundle(tmp_path / "b")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.argv", ["x"])
     wf = ConfigWorkflow(config_file="b/configs/train.json", workflow_type=None, logging_file=False)
     wf.initialize()
-    assert wf.run() == [str(bundle)]
+    assert wf.run() == [str(tmp_path)]
 
 
 def test_relative_config_from_inside_bundle_gives_absolute_bundle_folder(tmp_path, monkeypatch):
@@ -68,8 +69,8 @@ def test_command_line_config_file_forms(tmp_path, monkeypatch, argv):
     monkeypatch.setattr("sys.argv", [a.format(b=bundle) for a in argv])
     parser = ConfigParser(
         {
-            "imports": ["$import bundle_tools", "$import bundle_tools.config.paths"],
-            "root": "$bundle_tools.config.paths.bundle_root()",
+            "imports": ["$import bundle_tools"],
+            "root": "$bundle_tools.config.bundle_root()",
         }
     )
     assert parser.get_parsed_content("root") == str(bundle)
