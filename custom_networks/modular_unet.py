@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from custom_networks.blocks import layers
+from custom_networks.blocks import cpu_kernels, layers
 from custom_networks.blocks.conv_block import ConvBlock
 from custom_networks.blocks.resampling import DownOp, UpOp
 from custom_networks.blocks.skip_conn import ConcatSkip
@@ -196,7 +196,7 @@ class ModularUNet(nn.Module):
         self.head = layers.conv(spatial_dims, channels[0], out_channels, kernel_size=1)
         layers.init_kaiming(self)
         if channels_last:
-            self.to(memory_format=layers.channels_last_format(spatial_dims))
+            self.to(memory_format=cpu_kernels.channels_last_format(spatial_dims))
 
     def check_input_shape(self, x: torch.Tensor) -> None:
         """Raise ``ValueError`` naming the shape unless every spatial side divides by its axis's divisor."""
@@ -239,10 +239,7 @@ class ModularUNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         self.check_input_shape(x)
         if self.channels_last:
-            if x.dim() == 5:
-                x = x.contiguous(memory_format=torch.channels_last_3d)
-            else:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = cpu_kernels.to_channels_last(x)
         features = self.forward_features(x)
         logits = self.head(features[-1]).contiguous()
         if self.deep_supervision and self.training:

@@ -157,7 +157,7 @@ def test_modular_unet_takes_parts_per_level():
 
 
 def test_instance_norm_normalises_each_sample_and_channel_and_keeps_channels_last():
-    from custom_networks.blocks.layers import InstanceNorm
+    from custom_networks.blocks.cpu_kernels import InstanceNorm
 
     norm = InstanceNorm(4)
     x = (torch.randn(2, 4, 6, 7, 8) * 3 + 5).contiguous(memory_format=torch.channels_last_3d)
