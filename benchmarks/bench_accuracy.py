@@ -388,7 +388,8 @@ def predict_bundle(work: Path, run: dict, dataset_dir: Path) -> dict:
 
 def score(pred_dir: Path, gt_dir: Path, class_names: list[str], out_dir: Path, suffix: str) -> dict:
     """Mean test Dice and HD95 (mm) per class and over classes (each case averaged over its classes first)."""
-    from bundle_tools.metrics.report import evaluate_folders, summarize
+    from bundle_tools.metrics.folders import evaluate_folders
+    from bundle_tools.metrics.summary import summarize
 
     rows = evaluate_folders(pred_dir, gt_dir, class_names, out_dir, pred_suffix=suffix)
     summary = {(r["class"], r["metric"]): r["mean"] for r in summarize(rows)}

@@ -27,7 +27,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bundle_tools.metrics.surface_metrics import binary_scores, segmentation_scores  # noqa: E402
+from bundle_tools.metrics.scores import binary_scores, segmentation_scores  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import cpu_model, write_section  # noqa: E402

@@ -18,6 +18,7 @@ from data_prep.errors import DataPrepError
 #: command modules, in the order ``--help`` lists them
 COMMAND_MODULES = (
     "bundle_tools.export.cli",
+    "bundle_tools.metrics.folders",
     "bundle_tools.config.compose",
 )
 
@@ -25,7 +26,7 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bundle_tools",
-        description="Tools around the bundles: export trained bundles, write their configs.",
+        description="Tools around the bundles: export trained bundles, score prediction folders, write the bundles' configs.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:

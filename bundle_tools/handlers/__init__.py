@@ -10,13 +10,13 @@ _NAMES = {
     "ValidationEarlyStop": "early_stop",
     "LossProgressBar": "progress",
     "loss_value": "progress",
-    "TrainingCurves": "bundle_tools.visualize.plots",
-    "OverlaySaver": "bundle_tools.visualize.plots",
-    "AttentionMapSaver": "bundle_tools.visualize.plots",
-    "SegmentationReport": "bundle_tools.metrics.report",
-    "HD95Handler": "bundle_tools.metrics.surface_metrics",
-    "ASSDHandler": "bundle_tools.metrics.surface_metrics",
-    "SurfaceDistanceHandlerMM": "bundle_tools.metrics.surface_metrics",
+    "TrainingCurves": "training_curves",
+    "OverlaySaver": "overlay_saver",
+    "AttentionMapSaver": "attention_saver",
+    "SegmentationReport": "segmentation_report",
+    "HD95Handler": "surface_distance",
+    "ASSDHandler": "surface_distance",
+    "SurfaceDistanceHandlerMM": "surface_distance",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

@@ -1,10 +1,17 @@
-"""Pictures a user looks at: training curves, prediction overlays, attention maps (see docs/architecture.md)."""
+"""Pictures a user looks at: training curves, prediction overlays, attention maps (see docs/architecture.md).
+
+Drawing only; the Ignite handlers that draw them during a run are in :mod:`bundle_tools.handlers`
+(``TrainingCurves``, ``OverlaySaver``, ``AttentionMapSaver``).
+"""
 
 from bundle_tools._lazy import lazy_exports
 
 _NAMES = {
-    "save_segmentation_overlay": "plots",
-    "save_attention_overlay": "plots",
+    "training_curves_figure": "curves",
+    "save_segmentation_overlay": "overlays",
+    "save_attention_overlay": "attention",
+    "representative_slice": "slices",
+    "PLANES": "slices",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

@@ -9,7 +9,7 @@ import torch
 from ignite.engine import Engine
 
 from bundle_tools.handlers.checkpoints import ResumeCheckpointLoader, save_atomic
-from bundle_tools.visualize.plots import TrainingCurves
+from bundle_tools.handlers.training_curves import TrainingCurves
 
 
 def _trainer() -> Engine:

@@ -19,15 +19,13 @@ from monai.handlers import MeanDice, ValidationHandler, from_engine  # noqa: E40
 from monai.losses import DiceCELoss  # noqa: E402
 from monai.transforms import AsDiscreted, Compose, EnsureChannelFirstd, EnsureTyped  # noqa: E402
 
-from bundle_tools.metrics.surface_metrics import HD95Handler  # noqa: E402
-from bundle_tools.visualize.plots import (  # noqa: E402
-    AttentionMapSaver,
-    OverlaySaver,
-    TrainingCurves,
-    representative_slice,
-    save_attention_overlay,
-    save_segmentation_overlay,
-)
+from bundle_tools.handlers.attention_saver import AttentionMapSaver  # noqa: E402
+from bundle_tools.handlers.overlay_saver import OverlaySaver  # noqa: E402
+from bundle_tools.handlers.surface_distance import HD95Handler  # noqa: E402
+from bundle_tools.handlers.training_curves import TrainingCurves  # noqa: E402
+from bundle_tools.visualize.attention import save_attention_overlay  # noqa: E402
+from bundle_tools.visualize.overlays import save_segmentation_overlay  # noqa: E402
+from bundle_tools.visualize.slices import representative_slice  # noqa: E402
 
 NAMES = ["background", "liver", "spleen"]
 TAB10_BLUE = np.array([0.12, 0.47, 0.71])  # colour of class 1

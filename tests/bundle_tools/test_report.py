@@ -16,16 +16,11 @@ from monai.data import DataLoader, Dataset
 from monai.engines import SupervisedEvaluator
 from monai.transforms import AsDiscreted, Compose, EnsureChannelFirstd, LoadImaged
 
-from bundle_tools.metrics.report import (
-    ReportError,
-    SegmentationReport,
-    class_name_map,
-    evaluate_folders,
-    main,
-    summarize,
-    write_report,
-)
-from bundle_tools.metrics.surface_metrics import segmentation_scores
+from bundle_tools.handlers.segmentation_report import SegmentationReport
+from bundle_tools.metrics.folders import ReportError, evaluate_folders, main
+from bundle_tools.metrics.names import class_name_map
+from bundle_tools.metrics.scores import segmentation_scores
+from bundle_tools.metrics.summary import summarize, write_report
 
 NAMES = {"0": "background", "1": "liver", "2": "spleen"}
 

@@ -17,16 +17,11 @@ from monai.transforms import AsDiscreted, Compose, EnsureChannelFirstd, LoadImag
 from scipy import ndimage
 from scipy.spatial.distance import cdist
 
-from bundle_tools.metrics.surface_metrics import (
-    ASSDHandler,
-    HD95Handler,
-    SurfaceDistanceMetricMM,
-    binary_scores,
-    image_diagonal_mm,
-    segmentation_scores,
-    spacing_from_meta,
-    surface_distances,
-)
+from bundle_tools.handlers.surface_distance import ASSDHandler, HD95Handler
+from bundle_tools.metrics.scores import binary_scores, segmentation_scores
+from bundle_tools.metrics.spacing import spacing_from_meta
+from bundle_tools.metrics.surface_distance import image_diagonal_mm, surface_distances
+from bundle_tools.metrics.surface_metric import SurfaceDistanceMetricMM
 
 
 def _plate(shape: tuple[int, ...], axis: int, index: int) -> np.ndarray:

@@ -123,7 +123,7 @@ def test_vendored_packages_import_lazily_under_scripts_without_the_project(tmp_p
 
     flags = importlib.import_module("scripts.bundle_tools.config.flags")
     assert flags.as_bool("false") is False
-    assert "scripts.bundle_tools.visualize.plots" not in sys.modules  # the lazy __init__ imported flags alone
+    assert "scripts.bundle_tools.visualize.figures" not in sys.modules  # the lazy __init__ imported flags alone
     nets = importlib.import_module("scripts.custom_networks")
     assert nets.AttentionUNet.__module__ == "scripts.custom_networks.attention_unet"
     for mod in [m for m in sys.modules if m == "scripts" or m.startswith("scripts.")]:
