@@ -4,6 +4,7 @@ so importing ``bundle_tools.handlers.checkpoints`` does not import matplotlib fo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,8 @@ def lazy_exports(
 
     def __getattr__(name: str) -> Any:
         if name not in names:
+            if importlib.util.find_spec(f"{package}.{name}") is not None:  # a submodule: bundle_tools.handlers.checkpoints
+                return importlib.import_module(f"{package}.{name}")
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = names[name] if names[name].startswith(top) else f"{package}.{names[name]}"
         return getattr(importlib.import_module(module), name)

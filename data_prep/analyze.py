@@ -1,9 +1,12 @@
 """Data fingerprint of a dataset (facts) and the plan made from it (decisions).
 
 ``analyze_dataset`` reads every labelled case of ``dataset.json`` once, one case at a time (never
-all volumes at once; optionally in parallel worker processes), writes the facts to
+all volumes at once; optionally in worker processes, :mod:`data_prep.parallel`), writes the facts to
 ``fingerprint.json`` and the decisions (:mod:`data_prep.planner`) to ``plan.json``, as described in
-``docs/dataset_format.md``:
+``docs/dataset_format.md``. All three files go through their contract (:mod:`data_prep.contract`):
+``dataset.json`` is read by :func:`~data_prep.contract.load_manifest`, and the fingerprint and the plan
+are built as :class:`~data_prep.contract.Fingerprint` and :class:`~data_prep.contract.Plan`, so what is
+written is what their loaders accept.
 
 - ``class_voxels``/``class_frequencies``: voxel count of every label value over all cases
   (seed 000's table: 94 % background in CHAOS).
@@ -29,23 +32,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
-from tqdm.auto import tqdm
 
+from data_prep.contract import (
+    FINGERPRINT_JSON,
+    FINGERPRINT_VERSION,
+    PLAN_JSON,
+    PLAN_VERSION,
+    Fingerprint,
+    Plan,
+    load_fingerprint,
+    load_manifest,
+)
 from data_prep.errors import DataPrepError
-from data_prep.io import read_image, read_json, spatial_geometry, write_json
-from data_prep.plan import PLAN_JSON, PLAN_VERSION, Plan
+from data_prep.io import read_image, spatial_geometry, write_json
+from data_prep.parallel import map_cases
 from data_prep.planner import DEFAULT_BASE_FEATURES, DEFAULT_BUDGET_GB, plan_topology
 
-FINGERPRINT_JSON = "fingerprint.json"
-FINGERPRINT_VERSION = 1
 MAX_WEIGHT_RATIO = 50.0
 BACKGROUND_CROP_SHARE = 0.25
 ANISOTROPY_THRESHOLD = 3.0
@@ -90,42 +98,26 @@ def analyze_dataset(
     dataset_dir = Path(dataset_dir)
     fingerprint = fingerprint_dataset(dataset_dir, workers=workers)
     plan = make_plan(fingerprint, memory_budget_gb=memory_budget_gb, planned_for=planned_for)
-    write_json(fingerprint, dataset_dir / FINGERPRINT_JSON)
+    write_json(fingerprint.to_dict(), dataset_dir / FINGERPRINT_JSON)
     write_json(plan.to_dict(), dataset_dir / PLAN_JSON)
     return plan
 
 
-def fingerprint_dataset(dataset_dir: str | os.PathLike, *, workers: int = 1) -> dict[str, Any]:
-    """The facts of ``dataset_dir``'s labelled cases (the ``fingerprint.json`` dictionary); writes nothing."""
-    dataset_dir = Path(dataset_dir)
-    manifest_path = dataset_dir / "dataset.json"
-    manifest = read_json(manifest_path)
-    labels = _check_labels(manifest, manifest_path)
-    modality = manifest.get("modality") or {"0": "MR"}
-    if not isinstance(modality, dict) or set(modality) != {str(i) for i in range(len(modality))}:
-        raise DataPrepError(f"{manifest_path}: 'modality' must map channels 0..C-1 to names, got {modality}")
-    modalities = [str(modality[str(i)]) for i in range(len(modality))]
-    cases = manifest.get("training") or []
-    if not cases:
-        raise DataPrepError(f"{manifest_path}: no 'training' cases to analyze")
-    jobs = []
-    for i, case in enumerate(cases):
-        if not isinstance(case, dict) or "image" not in case or "label" not in case:
-            raise DataPrepError(f"{manifest_path}: training[{i}] needs an 'image' and a 'label'")
-        jobs.append(
-            (
-                str(dataset_dir / case["image"]),
-                str(dataset_dir / case["label"]),
-                len(labels),
-                len(modalities),
-                i,
-            )
+def fingerprint_dataset(dataset_dir: str | os.PathLike, *, workers: int = 1) -> Fingerprint:
+    """The facts of ``dataset_dir``'s labelled cases (what ``fingerprint.json`` holds); writes nothing."""
+    manifest = load_manifest(dataset_dir, check_files=True)
+    jobs = [
+        (
+            str(manifest.path(c.image)),
+            str(manifest.path(c.label)),
+            manifest.num_classes,
+            manifest.num_channels,
+            i,
         )
-
-    stats = list(
-        tqdm(_map(analyze_case, jobs, workers), total=len(jobs), desc="analyze", unit="case", leave=False)
-    )
-    return build_fingerprint(stats, labels, modalities, name=manifest.get("name", dataset_dir.name))
+        for i, c in enumerate(manifest.training)
+    ]
+    stats = map_cases(analyze_case, jobs, workers=workers, desc="analyze")
+    return build_fingerprint(stats, manifest.labels, manifest.modalities, name=manifest.name)
 
 
 def analyze_case(job: tuple[str, str, int, int, int]) -> CaseStats:
@@ -178,13 +170,13 @@ def analyze_case(job: tuple[str, str, int, int, int]) -> CaseStats:
 
 def build_fingerprint(
     stats: list[CaseStats], labels: dict[str, str], modalities: list[str], name: str
-) -> dict[str, Any]:
-    """Aggregate per-case statistics into the ``fingerprint.json`` dictionary."""
+) -> Fingerprint:
+    """Aggregate per-case statistics into the fingerprint (checked as its loader checks it)."""
     class_voxels = np.sum([s.class_voxels for s in stats], axis=0)
     frequencies = class_voxels / class_voxels.sum()
     spacings = np.array([s.spacing for s in stats])
     shapes = np.array([s.shape for s in stats])
-    return {
+    fingerprint = {
         "version": FINGERPRINT_VERSION,
         "name": name,
         "labels": labels,
@@ -200,12 +192,19 @@ def build_fingerprint(
         "case_shapes": [[int(v) for v in s] for s in shapes],
         "intensity": intensity_stats(stats, modalities),
     }
+    return Fingerprint.from_dict(fingerprint, FINGERPRINT_JSON)
 
 
 def make_plan(
-    fingerprint: dict[str, Any], *, memory_budget_gb: float | None = None, planned_for: str = "cpu"
+    fingerprint: Fingerprint | dict[str, Any] | str | os.PathLike,
+    *,
+    memory_budget_gb: float | None = None,
+    planned_for: str = "cpu",
 ) -> Plan:
     """The decisions for a dataset with this fingerprint (:class:`~data_prep.plan.Plan`).
+
+    ``fingerprint``: a :class:`~data_prep.contract.Fingerprint`, a parsed ``fingerprint.json``, its path or
+    the folder holding it (read by :func:`~data_prep.contract.load_fingerprint`).
 
     Class weights and crop ratios come from the class frequencies, the target spacing from the case
     spacings, the patch, batch and network topology from :func:`data_prep.planner.plan_topology`. Data
@@ -214,8 +213,9 @@ def make_plan(
     if planned_for not in DEFAULT_BUDGET_GB:
         raise DataPrepError(f"planned_for must be one of {sorted(DEFAULT_BUDGET_GB)}, got {planned_for!r}")
     budget = DEFAULT_BUDGET_GB[planned_for] if memory_budget_gb is None else float(memory_budget_gb)
-    spacings = np.array(fingerprint["case_spacings"], dtype=np.float64)
-    shapes = np.array(fingerprint["case_shapes"], dtype=np.float64)
+    fingerprint = load_fingerprint(fingerprint)
+    spacings = np.array(fingerprint.case_spacings, dtype=np.float64)
+    shapes = np.array(fingerprint.case_shapes, dtype=np.float64)
     target = target_spacing(spacings)
     resampled = shapes * spacings / target
     dims = 2 if np.all(shapes[:, -1] == 1) else 3
@@ -223,24 +223,24 @@ def make_plan(
     topology = plan_topology(
         median_shape,
         [float(v) for v in target[:dims]],
-        num_channels=fingerprint["num_channels"],
-        num_classes=fingerprint["num_classes"],
+        num_channels=fingerprint.num_channels,
+        num_classes=fingerprint.num_classes,
         dataset_voxels=int(np.prod(resampled, axis=1).sum()),
         memory_budget_gb=budget,
         base_features=DEFAULT_BASE_FEATURES[planned_for],
     )
-    frequencies = fingerprint["class_frequencies"]
-    return Plan(
+    frequencies = fingerprint.class_frequencies
+    plan = Plan(
         version=PLAN_VERSION,
-        name=fingerprint["name"],
-        labels=dict(fingerprint["labels"]),
-        num_classes=fingerprint["num_classes"],
-        modality=dict(fingerprint["modality"]),
-        num_channels=fingerprint["num_channels"],
+        name=fingerprint.name,
+        labels=dict(fingerprint.labels),
+        num_classes=fingerprint.num_classes,
+        modality=dict(fingerprint.modality),
+        num_channels=fingerprint.num_channels,
         class_weights=[round(float(w), 4) for w in class_weights(frequencies)],
         crop_ratios=[round(float(r), 4) for r in crop_ratios(frequencies)],
         target_spacing=[round(float(s), 4) for s in target[:dims]],
-        intensity=[dict(entry) for entry in fingerprint["intensity"]],
+        intensity=[dict(entry) for entry in fingerprint.intensity],
         median_shape=median_shape,
         patch_size=topology.patch_size,
         batch_size=topology.batch_size,
@@ -250,6 +250,7 @@ def make_plan(
         memory_budget_gb=budget,
         planned_for=planned_for,
     )
+    return Plan.from_dict(plan.to_dict(), PLAN_JSON)  # checked as its loader checks it
 
 
 def class_weights(frequencies: Iterable[float]) -> np.ndarray:
@@ -322,21 +323,6 @@ def _axis_stats(values: np.ndarray) -> dict[str, list[float]]:
     }
 
 
-def _check_labels(manifest: dict[str, Any], manifest_path: Path) -> dict[str, str]:
-    labels = manifest.get("labels")
-    if not isinstance(labels, dict) or not labels:
-        raise DataPrepError(f"{manifest_path}: no 'labels' mapping")
-    try:
-        keys = sorted(int(k) for k in labels)
-    except ValueError:
-        raise DataPrepError(
-            f"{manifest_path}: 'labels' keys must be integers 0..N-1, got {list(labels)}"
-        ) from None
-    if keys != list(range(len(keys))):
-        raise DataPrepError(f"{manifest_path}: 'labels' keys must be 0..{len(keys) - 1}, got {list(labels)}")
-    return {str(k): str(labels[str(k)]) for k in keys}
-
-
 def _channels_last_view(image: sitk.Image) -> np.ndarray:
     """Voxels as a (z, y, x, C) view: 3D -> C = 1; 4D scalar (C, z, y, x) and vector (z, y, x, C) images."""
     array = sitk.GetArrayViewFromImage(image)
@@ -345,20 +331,3 @@ def _channels_last_view(image: sitk.Image) -> np.ndarray:
     if array.ndim == 4:
         return np.moveaxis(array, 0, -1)
     return array[..., None]
-
-
-def worker_pool(workers: int, n_jobs: int) -> ProcessPoolExecutor:
-    """Process pool over cases; ``forkserver`` children fork from a clean server (no ITK threads
-    inherited, as plain ``fork`` would) that has ``data_prep.analyze`` imported already."""
-    context = get_context("forkserver")
-    context.set_forkserver_preload(["data_prep.analyze"])
-    return ProcessPoolExecutor(max_workers=min(workers, n_jobs), mp_context=context)
-
-
-def _map(fn, jobs: list, workers: int):
-    """``map`` in this process (``workers <= 1``) or in worker processes, in order."""
-    if workers <= 1 or len(jobs) <= 1:
-        yield from map(fn, jobs)
-        return
-    with worker_pool(workers, len(jobs)) as pool:
-        yield from pool.map(fn, jobs)

@@ -5,6 +5,10 @@ assigned to a split, so two series of one patient can never sit on both sides of
 assignment is a seeded shuffle of the sorted patient ids: the same dataset and seed always give
 the same split, whatever the order of the cases in ``dataset.json``.
 
+``dataset.json`` is read by :func:`data_prep.contract.load_manifest` (every training image and label must
+exist), and the split is checked by :meth:`data_prep.contract.Datalist.from_dict`, the validator its loader
+uses, before it is written.
+
 With ``folds=K > 1`` the test patients are held out first (by ``proportions[2]``), and the remaining
 patients are cut into ``K`` folds; fold ``k`` validates on its own patients and trains on the
 others. The test set does not depend on ``K`` or ``k``.
@@ -12,7 +16,6 @@ others. The test set does not depend on ``K`` or ``k``.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from data_prep.contract import DATALIST_JSON, DATALIST_VERSION, DATASET_JSON, Case, Datalist, load_manifest
+from data_prep.contract.datalist import proportions_problem
 from data_prep.errors import DataPrepError
-from data_prep.io import read_json, write_json
+from data_prep.io import write_json
 
-DATASET_JSON = "dataset.json"
-DATALIST_JSON = "datalist.json"
 DEFAULT_PROPORTIONS = (0.6, 0.2, 0.2)
 
 
@@ -58,14 +61,17 @@ def split_dataset(
     """
     dataset_dir = Path(dataset_dir)
     manifest_path = dataset_dir / DATASET_JSON
-    manifest = read_json(manifest_path)
-    shares = _check_proportions(proportions)
+    manifest = load_manifest(dataset_dir, check_files=True)
+    shares = tuple(float(p) for p in proportions)
+    problem = proportions_problem(shares)
+    if problem:
+        raise DataPrepError(f"--proportions {problem}, got {proportions}")
     if folds < 1:
         raise DataPrepError(f"--folds must be 1 or more, got {folds}")
     if not 0 <= fold < folds:
         raise DataPrepError(f"--fold must be between 0 and {folds - 1}, got {fold}")
 
-    cases_by_patient = group_by_patient(manifest, manifest_path)
+    cases_by_patient = group_by_patient(manifest.training)
     patients = sorted(cases_by_patient)
     order = [patients[i] for i in np.random.default_rng(seed).permutation(len(patients))]
 
@@ -89,13 +95,14 @@ def split_dataset(
     training = [p for p in patients if p not in held_out]
 
     def entries(group: Sequence[str]) -> list[dict[str, str]]:
-        return [case for patient in sorted(group) for case in cases_by_patient[patient]]
+        return [case.to_dict() for patient in sorted(group) for case in cases_by_patient[patient]]
 
     datalist: dict[str, Any] = {
-        "name": manifest.get("name", dataset_dir.name),
-        "description": manifest.get("description", ""),
-        "labels": manifest.get("labels", {}),
-        "modality": manifest.get("modality", {}),
+        "version": DATALIST_VERSION,
+        "name": manifest.name,
+        "description": manifest.description,
+        "labels": manifest.labels,
+        "modality": manifest.modality,
         "seed": seed,
         "num_folds": folds,
         "fold": fold,
@@ -103,8 +110,9 @@ def split_dataset(
         "folds": fold_patients,
         "training": entries(training),
         "validation": entries(validation),
-        "test": entries(test) + _unlabelled_test_entries(manifest, manifest_path),
+        "test": entries(test) + [case.to_dict() for case in manifest.test],
     }
+    Datalist.from_dict(datalist, dataset_dir / DATALIST_JSON)  # what is written is what its loader reads
     write_json(datalist, dataset_dir / DATALIST_JSON)
     return datalist
 
@@ -128,52 +136,9 @@ def patient_counts(n_patients: int, proportions: Sequence[float]) -> tuple[int, 
     return n_patients - n_val - n_test, n_val, n_test
 
 
-def group_by_patient(manifest: dict[str, Any], manifest_path: Path) -> dict[str, list[dict[str, str]]]:
-    """Labelled cases of a ``dataset.json`` grouped by patient (a case with no patient is its own)."""
-    training = manifest.get("training")
-    if not isinstance(training, list) or not training:
-        raise DataPrepError(f"{manifest_path}: no 'training' cases")
-    groups: dict[str, list[dict[str, str]]] = {}
-    for i, case in enumerate(training):
-        if not isinstance(case, dict) or "image" not in case or "label" not in case:
-            raise DataPrepError(f"{manifest_path}: training[{i}] needs an 'image' and a 'label'")
-        for key in ("image", "label"):
-            if not (manifest_path.parent / case[key]).is_file():
-                raise DataPrepError(f"{manifest_path}: training[{i}] {key} {case[key]} not found")
-        patient = str(case.get("patient") or case_name(case["image"]))
-        groups.setdefault(patient, []).append(
-            {"image": case["image"], "label": case["label"], "patient": patient}
-        )
+def group_by_patient(cases: Sequence[Case]) -> dict[str, list[Case]]:
+    """Cases grouped by patient, in their order (a case with no patient in ``dataset.json`` is its own)."""
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(case.patient, []).append(case)
     return groups
-
-
-def case_name(path: str) -> str:
-    """``imagesTr/synth_abdominal_003.nii.gz`` -> ``synth_abdominal_003``."""
-    name = Path(path).name
-    for suffix in (".nii.gz", ".nii", ".mha", ".nrrd"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
-
-
-def _unlabelled_test_entries(manifest: dict[str, Any], manifest_path: Path) -> list[dict[str, str]]:
-    """``dataset.json`` ``test`` images (no label) as datalist entries."""
-    entries = []
-    for i, item in enumerate(manifest.get("test") or []):
-        image = item.get("image") if isinstance(item, dict) else item
-        if not isinstance(image, str):
-            raise DataPrepError(f"{manifest_path}: test[{i}] is neither a path nor an object with an 'image'")
-        patient = item.get("patient") if isinstance(item, dict) else None
-        entries.append({"image": image, "patient": str(patient or case_name(image))})
-    return entries
-
-
-def _check_proportions(proportions: Sequence[float]) -> tuple[float, float, float]:
-    values = tuple(float(p) for p in proportions)
-    if len(values) != 3 or any(p < 0 or not math.isfinite(p) for p in values):
-        raise DataPrepError(
-            f"--proportions needs three shares >= 0 (training validation test), got {proportions}"
-        )
-    if abs(sum(values) - 1.0) > 1e-3 or values[0] <= 0:
-        raise DataPrepError(f"--proportions must sum to 1 with a training share > 0, got {proportions}")
-    return values  # type: ignore[return-value]

@@ -1,9 +1,13 @@
 """Check a dataset folder against its ``dataset.json`` before anything trains on it.
 
-For every case: image and label exist and can be read; they share shape, spacing, origin and
-direction (within a tolerance); labels hold integers that ``dataset.json`` declares; images hold
-no NaN or infinity; every image has the same number of channels (the ``modality`` count). Every
-problem is listed with its file; nothing is fixed and nothing in the dataset is written.
+``dataset.json`` is read by the one loader (:func:`data_prep.contract.load_manifest`): a malformed
+manifest is refused with the rule ``split`` and ``analyze`` apply. Then, for every case: image and label
+exist and can be read; they share shape, spacing, origin and direction (within a tolerance); labels hold
+integers that ``dataset.json`` declares; images hold no NaN or infinity; every image has the
+``modality`` count of channels; ``numTraining``/``numTest`` match the lists. The other files of the
+folder, where present (``datalist.json``, ``fingerprint.json``, ``plan.json``), must pass their loaders,
+name only files that exist, and carry the manifest's labels and modality. Every problem is listed with
+its file; nothing is fixed and nothing in the dataset is written.
 
 Example::
 
@@ -14,19 +18,29 @@ Example::
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
-from tqdm import tqdm
 
+from data_prep.contract import (
+    DATALIST_JSON,
+    DATASET_JSON,
+    FINGERPRINT_JSON,
+    PLAN_JSON,
+    Datalist,
+    Manifest,
+    load_datalist,
+    load_fingerprint,
+    load_manifest,
+    load_plan,
+)
 from data_prep.convert import geometry_differences
 from data_prep.errors import DataPrepError
-from data_prep.io import read_image, read_json
+from data_prep.io import read_image
+from data_prep.parallel import map_cases
 
 DEFAULT_TOLERANCE = 1e-4
 
@@ -146,10 +160,6 @@ def _check_case_args(args: tuple) -> dict[str, Any]:
     return check_case(*args)
 
 
-def _relative(entry: str) -> str:
-    return entry[2:] if entry.startswith("./") else entry
-
-
 def validate_dataset(
     dataset_dir: str | os.PathLike,
     *,
@@ -162,74 +172,29 @@ def validate_dataset(
     Raises ``DataPrepError`` only when ``dataset.json`` itself is missing or malformed.
     """
     dataset_dir = Path(dataset_dir)
-    manifest_path = dataset_dir / "dataset.json"
-    manifest = read_json(manifest_path)
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("labels"), dict):
-        raise DataPrepError(f"{manifest_path}: expected an object with 'labels' and 'training'")
-    try:
-        classes = sorted(int(k) for k in manifest["labels"])
-    except ValueError:
-        raise DataPrepError(
-            f"{manifest_path}: label keys must be integers, found {list(manifest['labels'])}"
-        ) from None
-    problems: list[dict[str, str]] = []
-    jobs = []
-    seen: set[str] = set()
-    for i, entry in enumerate(manifest.get("training", [])):
-        if not isinstance(entry, dict) or "image" not in entry or "label" not in entry:
-            problems.append(
-                {"file": "dataset.json", "problem": f"training entry {i} lacks 'image' or 'label'"}
-            )
-            continue
-        image_rel, label_rel = _relative(entry["image"]), _relative(entry["label"])
-        for rel in (image_rel, label_rel):
-            if rel in seen:
-                problems.append({"file": rel, "problem": "listed more than once in dataset.json"})
-            seen.add(rel)
-        jobs.append((dataset_dir, image_rel, label_rel, classes, tolerance))
-    for entry in manifest.get("test", []):
-        rel = _relative(entry["image"] if isinstance(entry, dict) else entry)
-        jobs.append((dataset_dir, rel, None, classes, tolerance))
-    num_training = sum(1 for job in jobs if job[2] is not None)
-    if "numTraining" in manifest and manifest["numTraining"] != num_training:
-        problems.append(
-            {
-                "file": "dataset.json",
-                "problem": f"numTraining is {manifest['numTraining']} but {num_training} listed",
-            }
+    manifest = load_manifest(dataset_dir)
+    classes = list(range(manifest.num_classes))
+    jobs = [(dataset_dir, c.image, c.label, classes, tolerance) for c in manifest.training + manifest.test]
+    problems = [
+        {"file": DATASET_JSON, "problem": f"{key} is {declared} but {len(listed)} listed"}
+        for key, declared, listed in (
+            ("numTraining", manifest.num_training, manifest.training),
+            ("numTest", manifest.num_test, manifest.test),
         )
-    if num_training == 0:
-        problems.append({"file": "dataset.json", "problem": "no training cases listed"})
-
-    if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            results = list(
-                tqdm(
-                    pool.map(_check_case_args, jobs),
-                    total=len(jobs),
-                    desc="validate",
-                    disable=not progress or None,
-                )
-            )
-    else:
-        results = [_check_case_args(job) for job in tqdm(jobs, desc="validate", disable=not progress or None)]
-
-    channels = {r["channels"] for r in results if r["channels"] is not None}
-    expected_channels = len(manifest["modality"]) if isinstance(manifest.get("modality"), dict) else None
-    if expected_channels is not None and expected_channels > 0:
-        channels.add(expected_channels)
-    if len(channels) > 1:
-        reference = expected_channels if expected_channels else max(channels)
-        for r in results:
-            if r["channels"] is not None and r["channels"] != reference:
-                r["problems"].append(
-                    {
-                        "file": r["image"],
-                        "problem": f"{r['channels']} channel(s) but the dataset declares {reference}",
-                    }
-                )
+        if declared is not None and declared != len(listed)
+    ]
+    results = map_cases(_check_case_args, jobs, workers=workers, desc="validate", progress=progress)
     for r in results:
+        if r["channels"] is not None and r["channels"] != manifest.num_channels:
+            r["problems"].append(
+                {
+                    "file": r["image"],
+                    "problem": f"{r['channels']} channel(s) but the dataset declares {manifest.num_channels}",
+                }
+            )
         problems.extend(r["problems"])
+    problems.extend(contract_problems(manifest))
+    num_training = len(manifest.training)
     return {
         "dataset": str(dataset_dir),
         "ok": not problems,
@@ -240,3 +205,35 @@ def validate_dataset(
         "problems": problems,
         "cases": [{k: v for k, v in r.items() if k != "problems"} for r in results],
     }
+
+
+def contract_problems(manifest: Manifest) -> list[dict[str, str]]:
+    """Problems of the dataset folder's other contract files, where present: refused by their loader,
+    naming a missing file, or made for other labels or modality than ``dataset.json`` declares."""
+    problems = []
+    for name, load, command in (
+        (DATALIST_JSON, load_datalist, "split"),
+        (FINGERPRINT_JSON, load_fingerprint, "analyze"),
+        (PLAN_JSON, load_plan, "analyze"),
+    ):
+        path = manifest.path(name)
+        if not path.is_file():
+            continue
+        try:
+            contract = load(path)
+        except DataPrepError as err:
+            problems.append({"file": name, "problem": str(err).split(": ", 1)[-1]})
+            continue
+        missing = contract.missing_files() if isinstance(contract, Datalist) else []
+        for where, key, rel in missing:
+            problems.append({"file": rel, "problem": f"no such file (listed by {name} as {where} {key})"})
+        for key in ("labels", "modality"):
+            if getattr(contract, key) != getattr(manifest, key):
+                problems.append(
+                    {
+                        "file": name,
+                        "problem": f"field {key!r} {getattr(contract, key)} differs from {DATASET_JSON}'s "
+                        f"{getattr(manifest, key)}; run `python -m data_prep {command}` again",
+                    }
+                )
+    return problems

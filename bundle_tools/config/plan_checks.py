@@ -1,11 +1,15 @@
-"""Checks a bundle makes against the dataset's plan before it trains, so a wrong setting fails at once."""
+"""Checks a bundle makes against the dataset's plan before it trains, so a wrong setting fails at once.
+
+The plan is read through its contract's one loader (:func:`data_prep.contract.load_plan`), which refuses a
+plan of another version or with a bad field, naming the file and the field.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from data_prep.plan import PLAN_JSON, Plan, load_plan
+from data_prep.contract import PLAN_JSON, Plan, load_plan
 
 __all__ = ["check_num_classes"]
 

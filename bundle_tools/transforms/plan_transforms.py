@@ -4,8 +4,8 @@
   scheme with the dataset's foreground statistics, per-image z-score for MR).
 - :class:`MSDBrainTumourToMultiLabeld`: MSD Task01 labels to the TC/WT/ET regions.
 
-The plan is :class:`data_prep.plan.Plan`, read once by ``data_prep.plan.load_plan`` (re-exported here) so
-configs can share it: ``"plan": "$data_prep.plan.load_plan(@dataset_dir)"``.
+The plan is :class:`data_prep.plan.Plan`, checked by its one loader ``data_prep.plan.load_plan``; configs
+read it once and hand it to every transform: ``"plan": "$data_prep.plan.load_plan(@dataset_dir)"``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ __all__ = [
     "MSDBrainTumourToMultiLabeld",
     "NormalizeFromPlan",
     "NormalizeFromPland",
-    "load_plan",
 ]
 
 
@@ -40,7 +39,8 @@ class NormalizeFromPlan(Transform):
       ``x_nz`` (population std); zero voxels (outside the head/body in skull-stripped MR) stay 0.
 
     Args:
-        plan: the :class:`~data_prep.plan.Plan`, a parsed ``plan.json``, its path, or the folder holding it.
+        plan: the :class:`~data_prep.plan.Plan`, a parsed ``plan.json``, its path, or the folder holding it
+            (read and checked by ``data_prep.plan.load_plan``, once).
         channel_dim: the channel axis of the input.
 
     Returns float32, as a ``MetaTensor`` with the input's metadata when the input is one.
@@ -49,7 +49,8 @@ class NormalizeFromPlan(Transform):
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
     def __init__(self, plan: Plan | dict | str | os.PathLike, channel_dim: int = 0) -> None:
-        self.intensity = load_plan(plan).intensity
+        self.plan = load_plan(plan)
+        self.intensity = self.plan.intensity
         self.channel_dim = channel_dim
         self.zscore = NormalizeIntensity(nonzero=True, dtype=torch.float32)
 

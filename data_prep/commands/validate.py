@@ -17,7 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Read DATASET_DIR/dataset.json and check every case: image and label readable; same "
         "shape, spacing, origin and direction (within --tolerance); labels integral and among the "
         "classes dataset.json declares; no NaN/Inf in images; the same number of channels in every "
-        "image (the 'modality' count). Every problem is printed with its file; the exit code is 1 "
+        "image (the 'modality' count). datalist.json, fingerprint.json and plan.json, where present, must "
+        "pass their loaders (current version, every field well-formed), name only files that exist and carry "
+        "the labels and modality of dataset.json. Every problem is printed with its file; the exit code is 1 "
         "when there is any. Nothing in the dataset is changed.",
     )
     parser.add_argument("dataset_dir", metavar="DATASET_DIR", help="dataset folder holding dataset.json")

@@ -3,32 +3,27 @@
 A recipe converts its cases into a staging folder beside the output (``staged_output_dir``), writes
 ``dataset.json``, then ``datalist.json`` (``split_dataset``) and ``plan.json`` (``analyze_dataset``),
 and validates the result; only then is the staging folder renamed to the output folder. A failure
-anywhere leaves the output folder as it was.
+anywhere leaves the output folder as it was. Recipes convert their cases with
+:func:`data_prep.parallel.map_cases`, the project's one process pool.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, TypeVar
-
-from tqdm.auto import tqdm
+from typing import Any
 
 from data_prep.analyze import analyze_dataset
+from data_prep.contract import DATASET_JSON
 from data_prep.errors import DataPrepError
 from data_prep.io import staged_output_dir, write_json
 from data_prep.split import split_dataset
 from data_prep.validate import validate_dataset
 
 DEFAULT_WORKERS = 2
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -45,16 +40,6 @@ class Recipe:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[..., Path]
     option_names: tuple[str, ...] = ()
-
-
-def map_cases(fn: Callable[[T], R], jobs: Sequence[T], *, workers: int, desc: str) -> list[R]:
-    """``[fn(job) for job in jobs]`` with a progress bar, in ``workers`` processes when more than one."""
-    if workers < 1:
-        raise DataPrepError(f"--workers must be at least 1, got {workers}")
-    if workers == 1 or len(jobs) < 2:
-        return [fn(job) for job in tqdm(jobs, desc=desc, unit="case", leave=False)]
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
-        return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, unit="case", leave=False))
 
 
 def check_raw_dir(raw_dir: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[Path, Path]:
@@ -86,7 +71,7 @@ def build_dataset(
         manifest = write_cases(stage)
         manifest["numTraining"] = len(manifest.get("training", []))
         manifest["numTest"] = len(manifest.get("test", []))
-        write_json(manifest, stage / "dataset.json")
+        write_json(manifest, stage / DATASET_JSON)
         report = validate_dataset(stage, workers=1, progress=False)
         if not report["ok"]:
             first = report["problems"][0]

@@ -29,13 +29,13 @@ from data_prep.convert import geometry_differences, write_nifti_checked
 from data_prep.dicom import DicomSeries, read_dicom_series
 from data_prep.errors import DataPrepError
 from data_prep.labels import CHAOS_LABELS, CHAOS_RANGES, remap_image
+from data_prep.parallel import map_cases
 from data_prep.recipes._common import (
     DEFAULT_WORKERS,
     Recipe,
     build_dataset,
     check_raw_dir,
     manifest,
-    map_cases,
 )
 from data_prep.slices import list_slice_files, natural_key, order_by_series, read_slice_stack
 

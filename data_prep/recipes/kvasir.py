@@ -19,13 +19,13 @@ from PIL import Image, UnidentifiedImageError
 
 from data_prep.convert import write_nifti_checked
 from data_prep.errors import DataPrepError
+from data_prep.parallel import map_cases
 from data_prep.recipes._common import (
     DEFAULT_WORKERS,
     Recipe,
     build_dataset,
     check_raw_dir,
     manifest,
-    map_cases,
 )
 from data_prep.slices import natural_key
 

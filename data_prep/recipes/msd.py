@@ -10,8 +10,9 @@ Images are checked and copied byte for byte (their geometry stays exactly as pub
 are copied when they are uint8 already and otherwise rewritten as uint8 with the same grid. A task
 with one modality must have 3D images (a 4D image is refused); a task with several (Task01
 BrainTumour: FLAIR, T1w, t1gd, T2w) must have 4D images (x, y, z, modality) and keeps them 4D.
-Every label must share the image's grid and hold only declared label values. Output cases:
-``msd_<task>_<id>`` (``msd_pancreas_001``, ``msd_brain_tumour_001``).
+Every label must share the image's grid and hold only declared label values. The task's
+``dataset.json`` is read by :func:`data_prep.contract.load_manifest`, the rule every step applies. Output
+cases: ``msd_<task>_<id>`` (``msd_pancreas_001``, ``msd_brain_tumour_001``).
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from data_prep.contract import DATASET_JSON, Manifest, load_manifest
 from data_prep.convert import geometry_differences, write_nifti_checked
 from data_prep.errors import DataPrepError
-from data_prep.io import read_image, read_json
+from data_prep.io import read_image
+from data_prep.parallel import map_cases
 from data_prep.recipes._common import (
     DEFAULT_WORKERS,
     Recipe,
     build_dataset,
     check_raw_dir,
     manifest,
-    map_cases,
 )
 from data_prep.validate import count_non_finite, spatial_image
 
@@ -72,22 +74,14 @@ def _identifier(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
 
 
-def _rel(entry: str) -> str:
-    return entry[2:] if entry.startswith("./") else entry
-
-
-def _listed_cases(task_dir: Path, meta: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
-    """(image, label) pairs and test images of the task, from its dataset.json; missing files refused."""
-    training = [(_rel(e["image"]), _rel(e["label"])) for e in meta.get("training", [])]
-    test = [_rel(e["image"] if isinstance(e, dict) else e) for e in meta.get("test", [])]
-    for rel in [p for pair in training for p in pair] + test:
-        if Path(rel).name.startswith("._"):
-            raise DataPrepError(f"{task_dir / rel}: a macOS resource file is listed as a volume")
-        if not (task_dir / rel).is_file():
-            raise DataPrepError(f"{task_dir / rel}: listed in dataset.json but missing")
-    if not training:
-        raise DataPrepError(f"{task_dir / 'dataset.json'}: no training cases listed")
-    return training, test
+def _check_listed_files(manifest: Manifest) -> None:
+    """Every listed volume exists and none is a macOS resource file (``._*``)."""
+    for _, case in manifest.cases():
+        for _, rel in case.files():
+            if Path(rel).name.startswith("._"):
+                raise DataPrepError(f"{manifest.path(rel)}: a macOS resource file is listed as a volume")
+    for _, _, rel in manifest.missing_files()[:1]:
+        raise DataPrepError(f"{manifest.path(rel)}: listed in dataset.json but missing")
 
 
 def _check_image(image: sitk.Image, path: Path, channels: int) -> None:
@@ -170,34 +164,34 @@ def prepare_msd(
     """
     raw_dir, out_dir = check_raw_dir(raw_dir, out_dir)
     task_dir = find_task_dir(raw_dir)
-    meta = read_json(task_dir / "dataset.json")
-    if not isinstance(meta.get("labels"), dict) or not isinstance(meta.get("modality"), dict):
-        raise DataPrepError(f"{task_dir / 'dataset.json'}: needs 'labels' and 'modality'")
-    labels = {str(k): _identifier(str(v)) for k, v in meta["labels"].items()}
+    meta = load_manifest(task_dir)
+    _check_listed_files(meta)
+    labels = {k: _identifier(v) for k, v in meta.labels.items()}
     if task_dir.name in KNOWN_LABELS:
         if set(labels) != set(KNOWN_LABELS[task_dir.name]):
             raise DataPrepError(
-                f"{task_dir / 'dataset.json'}: labels {sorted(labels)} differ from {task_dir.name}'s "
+                f"{task_dir / DATASET_JSON}: labels {sorted(labels)} differ from {task_dir.name}'s "
                 f"{sorted(KNOWN_LABELS[task_dir.name])}"
             )
         labels = dict(KNOWN_LABELS[task_dir.name])
-    modality = {str(k): str(v) for k, v in meta["modality"].items()}
-    classes = sorted(int(k) for k in labels)
+    classes = list(range(meta.num_classes))
     slug = task_slug(task_dir)
-    training, test = _listed_cases(task_dir, meta)
 
     def write_cases(stage: Path) -> dict[str, Any]:
         jobs, entries, tests = [], [], []
-        for image_rel, label_rel in training:
-            name = f"msd_{slug}_{_case_id(image_rel)}"
-            jobs.append((str(task_dir), image_rel, label_rel, str(stage), name, len(modality), classes))
-            patient = Path(image_rel).name.removesuffix(".nii.gz").removesuffix(".nii")
+        for case in meta.training:
+            name = f"msd_{slug}_{_case_id(case.image)}"
+            jobs.append((str(task_dir), case.image, case.label, str(stage), name, meta.num_channels, classes))
             entries.append(
-                {"image": f"imagesTr/{name}.nii.gz", "label": f"labelsTr/{name}.nii.gz", "patient": patient}
+                {
+                    "image": f"imagesTr/{name}.nii.gz",
+                    "label": f"labelsTr/{name}.nii.gz",
+                    "patient": case.patient,
+                }
             )
-        for image_rel in test:
-            name = f"msd_{slug}_{_case_id(image_rel)}"
-            jobs.append((str(task_dir), image_rel, None, str(stage), name, len(modality), classes))
+        for case in meta.test:
+            name = f"msd_{slug}_{_case_id(case.image)}"
+            jobs.append((str(task_dir), case.image, None, str(stage), name, meta.num_channels, classes))
             tests.append(f"imagesTs/{name}.nii.gz")
         names = [e["image"] for e in entries] + tests
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -206,10 +200,10 @@ def prepare_msd(
         map_cases(convert_case, jobs, workers=workers, desc=slug)
         return manifest(
             slug,
-            str(meta.get("description") or f"MSD {task_dir.name}"),
+            meta.description or f"MSD {task_dir.name}",
             f"MSD {task_dir.name}",
             labels,
-            modality,
+            dict(meta.modality),
             entries,
             tests,
         )

@@ -25,13 +25,13 @@ from data_prep.dicom import read_single_series_under
 from data_prep.errors import DataPrepError
 from data_prep.io import read_image
 from data_prep.labels import LabelMap, remap_image
+from data_prep.parallel import map_cases
 from data_prep.recipes._common import (
     DEFAULT_WORKERS,
     Recipe,
     build_dataset,
     check_raw_dir,
     manifest,
-    map_cases,
 )
 
 PATIENT_DIR = re.compile(r"^PANCREAS_(\d+)$", re.IGNORECASE)

@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from data_prep.analyze import analyze_dataset, worker_pool
+from data_prep.analyze import analyze_dataset
+from data_prep.contract import DATASET_JSON
 from data_prep.io import image_from_array, staged_output_dir, write_image, write_json
+from data_prep.parallel import map_cases
 from data_prep.split import split_dataset
 from data_prep.synth.phantoms import (
     DIFFICULTIES,
@@ -117,20 +118,7 @@ def write_synth_dataset(
             )
             for i in range(n_cases)
         ]
-        if workers > 1 and n_cases > 1:
-            with worker_pool(workers, n_cases) as pool:
-                list(
-                    tqdm(
-                        pool.map(_write_case, jobs),
-                        total=n_cases,
-                        desc=f"synth {task}",
-                        unit="case",
-                        leave=False,
-                    )
-                )
-        else:
-            for job in tqdm(jobs, desc=f"synth {task}", unit="case", leave=False):
-                _write_case(job)
+        map_cases(_write_case, jobs, workers=workers, desc=f"synth {task}")
         training = [
             {"image": f"imagesTr/{name}.nii.gz", "label": f"labelsTr/{name}.nii.gz", "patient": patient}
             for (_, _, name, _, _, _, _), patient in zip(jobs, patients, strict=True)
@@ -149,7 +137,7 @@ def write_synth_dataset(
             "training": training,
             "test": [],
         }
-        write_json(manifest, staging / "dataset.json")
+        write_json(manifest, staging / DATASET_JSON)
         split_dataset(staging, seed=seed)
         analyze_dataset(staging, workers=workers)
     return out_dir

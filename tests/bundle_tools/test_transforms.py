@@ -11,6 +11,7 @@ from monai.data import MetaTensor
 
 from bundle_tools.transforms import MSDBrainTumourToMultiLabeld, NormalizeFromPland
 from data_prep.errors import DataPrepError
+from data_prep.plan import load_plan
 
 CT = {"channel": 0, "modality": "CT", "normalization": "ct", "mean": 50.0, "std": 20.0}
 CT.update({"percentile_00_5": -100.0, "percentile_99_5": 200.0})
@@ -59,6 +60,21 @@ def test_normalize_from_plan_reads_plan_file_and_honours_channel_dim(tmp_path, i
     reference = NormalizeFromPland(keys="image", plan=plan)({"image": data})["image"]
     assert isinstance(out["image"], np.ndarray)
     np.testing.assert_allclose(np.moveaxis(out["image"], -1, 0), reference, rtol=1e-6)
+
+
+def test_normalize_from_plan_reads_the_plan_once_through_its_loader(tmp_path, plan, monkeypatch):
+    import bundle_tools.transforms.plan_transforms as plan_transforms
+
+    calls = []
+    monkeypatch.setattr(
+        plan_transforms, "load_plan", lambda source: calls.append(source) or load_plan(source)
+    )
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    loaded = load_plan(tmp_path)
+    for source in (loaded, plan, tmp_path / "plan.json", tmp_path):
+        assert NormalizeFromPland(keys="image", plan=source).normalizer.plan == loaded
+    assert len(calls) == 4 and "load_plan" not in plan_transforms.__all__
+    assert NormalizeFromPland(keys="image", plan=loaded).normalizer.plan is loaded
 
 
 def test_normalize_from_plan_errors_name_the_problem(image, plan, plan_dict):
