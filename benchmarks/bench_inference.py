@@ -157,7 +157,9 @@ def worker(spec: dict) -> dict:
     else:
         datalist = parser.get_parsed_content("datalist")
         case = load_decathlon_datalist(datalist, data_list_key="test", base_dir=spec["data"])[0]
-        normalize = bundle_tools.transforms.NormalizeFromPland(keys="image", plan=parser.get_parsed_content("plan"))
+        normalize = bundle_tools.transforms.NormalizeFromPland(
+            keys="image", plan=parser.get_parsed_content("plan")
+        )
         image = normalize({"image": LoadImage(image_only=True, ensure_channel_first=True)(case["image"])})[
             "image"
         ]

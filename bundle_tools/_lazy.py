@@ -25,7 +25,9 @@ def lazy_exports(
 
     def __getattr__(name: str) -> Any:
         if name not in names:
-            if importlib.util.find_spec(f"{package}.{name}") is not None:  # a submodule: bundle_tools.handlers.checkpoints
+            if (
+                importlib.util.find_spec(f"{package}.{name}") is not None
+            ):  # a submodule: bundle_tools.handlers.checkpoints
                 return importlib.import_module(f"{package}.{name}")
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = names[name] if names[name].startswith(top) else f"{package}.{names[name]}"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["add_parser", "run", "summary"]

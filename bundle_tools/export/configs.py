@@ -133,11 +133,15 @@ def check_handler_references(config: Any, file: str) -> None:
     found: list[str] = []
     _map_strings(config, lambda k, v: found.extend(m.group(0) for m in _HANDLER_INDEX_REF.finditer(v)) or v)
     if found:
-        raise ExportError(f"{file}: refers to handlers by list position ({', '.join(sorted(set(found)))}); name them")
+        raise ExportError(
+            f"{file}: refers to handlers by list position ({', '.join(sorted(set(found)))}); name them"
+        )
     train = config.get("train") if isinstance(config, dict) else None
     handlers = train.get("handlers") if isinstance(train, dict) else None
     if isinstance(handlers, list) and not all(isinstance(h, dict) for h in handlers):
-        raise ExportError(f"{file}: train#handlers must hold handler dicts only (MONAI Label reads each as a dict)")
+        raise ExportError(
+            f"{file}: train#handlers must hold handler dicts only (MONAI Label reads each as a dict)"
+        )
 
 
 def _imported_module(entry: str) -> str | None:

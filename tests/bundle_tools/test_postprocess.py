@@ -224,9 +224,7 @@ def test_bundle_inference_and_evaluation_apply_the_stored_decision(name, tmp_pat
 def test_training_decides_in_finalize_behind_a_flag(name):
     train = json.loads((REPO / "bundles" / name / "configs" / "train.json").read_text(encoding="utf-8"))
     assert train["postprocess"] is True
-    assert (
-        "bundle_tools.postprocess.decide_after_training" in train["decide_postprocessing"]
-    )
+    assert "bundle_tools.postprocess.decide_after_training" in train["decide_postprocessing"]
     assert train["finalize"] == ["@decide_postprocessing"]
     multi_gpu = json.loads(
         (REPO / "bundles" / name / "configs" / "multi_gpu_train.json").read_text(encoding="utf-8")

@@ -123,7 +123,9 @@ def test_vendored_packages_import_lazily_under_scripts_without_the_project(tmp_p
 
     flags = importlib.import_module("scripts.bundle_tools.config.flags")
     assert flags.as_bool("false") is False
-    assert "scripts.bundle_tools.visualize.figures" not in sys.modules  # the lazy __init__ imported flags alone
+    assert (
+        "scripts.bundle_tools.visualize.figures" not in sys.modules
+    )  # the lazy __init__ imported flags alone
     nets = importlib.import_module("scripts.custom_networks")
     assert nets.AttentionUNet.__module__ == "scripts.custom_networks.attention_unet"
     for mod in [m for m in sys.modules if m == "scripts" or m.startswith("scripts.")]:
@@ -141,7 +143,9 @@ def test_handlers_referred_to_by_list_position_or_not_dicts_are_refused():
     from bundle_tools.export.errors import ExportError
 
     by_position = {"train": {"handlers": [{"_target_": "A"}], "checkpoint_dict": {"c": "@train#handlers#0"}}}
-    with pytest.raises(ExportError, match=r"configs/train.json: refers to handlers by list position \(@train#handlers#0\)"):
+    with pytest.raises(
+        ExportError, match=r"configs/train.json: refers to handlers by list position \(@train#handlers#0\)"
+    ):
         check_handler_references(by_position, "configs/train.json")
     with pytest.raises(ExportError, match="list position"):
         check_handler_references({"best": "$@validate#handlers#2.x"}, "configs/evaluate.json")
