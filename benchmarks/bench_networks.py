@@ -73,7 +73,7 @@ def measure(
     from torch.utils.flop_counter import FlopCounterMode
 
     import custom_networks  # noqa: F401
-    from bundle_tools import reuse_freed_memory
+    from bundle_tools.engines import reuse_freed_memory
 
     torch.manual_seed(0)
     expr, note = NETWORKS[name]

@@ -78,6 +78,7 @@ def test_verify_net_in_out_passes_with_default_arguments(name):
         meta_file=str(_configs(name) / "metadata.json"),
         config_file=str(_configs(name) / "inference.json"),
         device="cpu",
+        bundle_root=str(_configs(name).parent),  # from Python, MONAI's override (the command line finds it)
     )
 
 
@@ -99,6 +100,7 @@ def test_ckpt_export_torchscript_matches_network(name, tmp_path):
         meta_file=str(configs / "metadata.json"),
         config_file=str(configs / "inference.json"),
         key_in_ckpt="model",
+        bundle_root=str(configs.parent),
     )
     scripted = torch.jit.load(str(ts_path)).eval()
     x = torch.randn(1, net_in(parser), 32, 32, 32)

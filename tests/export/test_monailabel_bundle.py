@@ -27,7 +27,7 @@ def test_exported_bundle_is_complete_and_names_only_its_own_code(exported_monail
     out = exported_monailabel(name)
     for rel in ("configs/metadata.json", "configs/inference.json", "configs/train.json", "configs/logging.conf",
                 "models/model.pt", "models/model.ts", "models/plan.json", "scripts/__init__.py",
-                "scripts/custom_networks/attention_unet.py", "scripts/bundle_tools/transforms.py",
+                "scripts/custom_networks/attention_unet.py", "scripts/bundle_tools/transforms/plan_transforms.py",
                 "docs/README.md", "docs/export.json", "LICENSE"):  # fmt: skip
         assert (out / rel).is_file(), rel
 
