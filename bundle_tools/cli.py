@@ -8,11 +8,10 @@ stderr and exit code 1.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import sys
 from collections.abc import Sequence
 
+from data_prep.cli import command_parser, run_command
 from data_prep.errors import DataPrepError
 
 #: command modules, in the order ``--help`` lists them
@@ -24,21 +23,13 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bundle_tools",
-        description="Tools around the bundles: export trained bundles, score prediction folders, write the bundles' configs.",
+    return command_parser(
+        "python -m bundle_tools",
+        "Tools around the bundles: export trained bundles, score prediction folders, write the bundles' configs.",
+        COMMAND_MODULES,
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_parser(subparsers)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (DataPrepError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return run_command(build_parser(), argv, (DataPrepError, ValueError))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Sequence
 
 from data_prep.errors import DataPrepError
 
@@ -25,23 +26,37 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m data_prep",
-        description="From raw medical datasets (DICOM series, PNG/JPG slice masks, NIfTI/MHA/NRRD, MSD "
-        "task folders) to checked NIfTI datasets, patient-level splits (datalist.json) and a data "
-        "fingerprint (plan.json) that the bundles read.",
-    )
+def command_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
+    """A parser whose sub-commands are registered by ``add_parser(subparsers)`` of each of ``modules``
+    (the project's one command-line pattern: ``python -m data_prep``, ``python -m bundle_tools``)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).add_parser(subparsers)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, errors: tuple[type[Exception], ...]
+) -> int:
+    """Parse ``argv`` and run the chosen command; one of ``errors`` becomes ``error: ...`` on stderr, exit 1."""
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except DataPrepError as err:
+    except errors as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return command_parser(
+        "python -m data_prep",
+        "From raw medical datasets (DICOM series, PNG/JPG slice masks, NIfTI/MHA/NRRD, MSD task folders) to "
+        "checked NIfTI datasets, patient-level splits (datalist.json) and a data fingerprint (plan.json) that "
+        "the bundles read.",
+        COMMAND_MODULES,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(build_parser(), argv, (DataPrepError,))

@@ -125,11 +125,13 @@ def run(args: argparse.Namespace) -> int:
     """Write (or with ``--check`` only list) the configs that differ from their sources."""
     bundles = [Path(b) for b in args.bundles] or bundle_dirs(args.root)
     stale = [p for b in bundles for p in stale_configs(b, write=not args.check)]
-    for path in stale:
-        print(f"{'differs from its sources' if args.check else 'wrote'}: {path}")
     if args.check and stale:
-        print("error: run `python -m bundle_tools configs` and commit the configs", flush=True)
-        return 1
+        names = ", ".join(str(p) for p in stale)
+        raise ValueError(
+            f"{names}: differ from bundles/{SHARED_FOLDER} and task.json; run `python -m bundle_tools configs`"
+        )
+    for path in stale:
+        print(f"wrote: {path}")
     return 0
 
 

@@ -18,11 +18,9 @@ writes when ``torch.distributed`` is initialised.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +29,7 @@ import torch
 from monai.handlers import CheckpointLoader
 from monai.utils import IgniteInfo, min_version, optional_import
 
+from data_prep.io import atomic_write, write_json
 from data_prep.plan import Plan, load_plan
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
@@ -65,24 +64,13 @@ def unwrap(obj: Any) -> Any:
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file next to ``path``, then rename it over ``path``.
-
-    The file gets the usual ``0o644`` permissions (``tempfile`` would leave ``0o600``).
-    """
+    """``torch.save`` through :func:`data_prep.io.atomic_write` (temporary sibling with the umask's mode,
+    then a rename over ``path``), synced to disk before the rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 
@@ -287,11 +275,4 @@ def save_plan(plan: Plan, save_dir: str | os.PathLike, filename: str = "plan.jso
     """
     if not is_rank0():
         return None
-    path = Path(save_dir) / filename
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(load_plan(plan).to_dict(), f, indent=2)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
+    return write_json(load_plan(plan).to_dict(), Path(save_dir) / filename)

@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.data import MetaTensor
 
-from bundle_tools.metrics.spacing import spacing_from_meta
+from bundle_tools.metrics.spacing import case_spacing
 
 __all__ = ["PLANES", "as_numpy", "in_plane_axes", "label_map", "representative_slice", "spacing_or_ones"]
 
@@ -89,10 +88,10 @@ def spacing_or_ones(image: Any, label: Any, spatial_dims: int) -> tuple[float, .
         label: the label (a ``MetaTensor`` or not), tried when the image has no usable affine.
         spatial_dims: 2 or 3.
     """
-    for source in (image, label):
-        if isinstance(source, MetaTensor) and not source.is_batch:
-            try:
-                return spacing_from_meta(source.affine, spatial_dims)
-            except ValueError:
-                continue
-    return (1.0,) * spatial_dims
+    sources = {"image": image, "label": label}
+    try:
+        return case_spacing(
+            {k: v for k, v in sources.items() if not getattr(v, "is_batch", True)}, spatial_dims
+        )
+    except ValueError:
+        return (1.0,) * spatial_dims

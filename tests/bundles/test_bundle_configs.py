@@ -37,6 +37,10 @@ def test_a_config_edited_by_hand_is_found_and_rewritten(tmp_path):
         train.read_text(encoding="utf-8").replace('"epochs": 30', '"epochs": 31'), encoding="utf-8"
     )
     assert stale_configs(bundle) == [train]
+    check = [sys.executable, "-m", "bundle_tools", "configs", "--check", "--root", str(tmp_path)]
+    result = subprocess.run(check, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 1 and result.stderr.startswith(f"error: {train}: differ from")
+    assert len(result.stderr.strip().splitlines()) == 1
     assert stale_configs(bundle, write=True) == [train]
     assert stale_configs(bundle) == []
     assert json.loads(train.read_text(encoding="utf-8"))["epochs"] == 30
