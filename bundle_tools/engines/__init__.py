@@ -15,7 +15,6 @@ _NAMES = {
     "full_resolution_head": "deep_supervision",
     "resolve_amp": "precision",
     "reuse_freed_memory": "memory",
-    "to_channels_last": "channels_last",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

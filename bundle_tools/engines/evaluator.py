@@ -16,8 +16,8 @@ import torch
 from monai.engines import SupervisedEvaluator
 
 from bundle_tools.engines.autocast import AmpInferer, AutocastForward
-from bundle_tools.engines.channels_last import to_channels_last
 from bundle_tools.engines.precision import resolve_amp, split_amp_kwargs
+from custom_networks.blocks.cpu_kernels import to_channels_last
 
 __all__ = ["AmpSupervisedEvaluator"]
 

@@ -18,9 +18,9 @@ from monai.engines import SupervisedTrainer
 from monai.engines.utils import IterationEvents
 
 from bundle_tools.engines.autocast import AmpInferer, AutocastForward, Float32Loss
-from bundle_tools.engines.channels_last import to_channels_last
 from bundle_tools.engines.deep_supervision import keep_full_resolution_head
 from bundle_tools.engines.precision import resolve_amp, split_amp_kwargs
+from custom_networks.blocks.cpu_kernels import to_channels_last
 
 __all__ = ["AmpSupervisedTrainer"]
 

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 import bundle_tools.engines.precision as amp_module
 from bundle_tools.engines import AmpSupervisedEvaluator, AmpSupervisedTrainer, resolve_amp
-from bundle_tools.engines.channels_last import to_channels_last
+from custom_networks.blocks.cpu_kernels import to_channels_last
 
 
 @pytest.fixture
