@@ -19,6 +19,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from data_prep.errors import DataPrepError
+from data_prep.json_files import read_json as read_json  # the one JSON reader
 
 NIFTI_SUFFIX = ".nii.gz"
 
@@ -58,6 +59,16 @@ def _temporary_sibling(path: Path, suffix: str = "") -> Path:
     finally:
         os.close(fd)
     return Path(name)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary siblings :func:`atomic_write` left for ``path`` when a run was killed mid-write;
+    return them. Call it only where no other process is writing ``path``."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{path.name}.*.tmp*"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
 
 
 @contextlib.contextmanager
@@ -107,16 +118,6 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
 def write_json(obj: Any, path: str | os.PathLike) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     return write_text(json.dumps(obj, indent=2) + "\n", path)
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise DataPrepError(f"{path}: no such file")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataPrepError(f"{path}: not valid JSON ({err})") from None
 
 
 @contextlib.contextmanager

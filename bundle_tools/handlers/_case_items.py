@@ -9,7 +9,7 @@ from monai.data import decollate_batch
 
 from bundle_tools.metrics.names import item_case_name
 
-__all__ = ["case_name", "output_items"]
+__all__ = ["item_name", "output_items"]
 
 
 def output_items(engine: Any) -> list[Mapping[str, Any]]:
@@ -18,7 +18,7 @@ def output_items(engine: Any) -> list[Mapping[str, Any]]:
     return decollate_batch(output) if isinstance(output, Mapping) else list(output or [])
 
 
-def case_name(item: Mapping[str, Any], image_key: str, label_key: str, index: int) -> str:
+def item_name(item: Mapping[str, Any], image_key: str, label_key: str, index: int) -> str:
     """The case's name from its image's (or label's) file name, else ``case_<index>``.
 
     Args:

@@ -7,6 +7,7 @@ foreground) and draws :func:`bundle_tools.visualize.attention.save_attention_ove
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,9 +17,11 @@ import torch
 from ignite.engine import Engine, Events
 from monai.data import MetaTensor
 
-from bundle_tools.handlers._case_items import case_name, output_items
+from bundle_tools.handlers._case_items import item_name, output_items
 from bundle_tools.visualize.attention import save_attention_overlay
 from bundle_tools.visualize.slices import label_map, spacing_or_ones
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["AttentionMapSaver"]
 
@@ -57,6 +60,7 @@ class AttentionMapSaver:
         self.roi_size = tuple(roi_size) if roi_size is not None else None
         self.image_key, self.label_key = image_key, label_key
         self.attention_fn = attention_fn
+        self.has_maps = True  # False once the network gave none (no attention gates, e.g. CBAM U-Net)
         self.saved: list[Path] = []
 
     def attach(self, engine: Engine) -> None:
@@ -71,9 +75,9 @@ class AttentionMapSaver:
     def __call__(self, engine: Engine) -> None:
         """Draw the attention maps of the current iteration's cases (until ``max_cases``)."""
         for item in output_items(engine):
-            if len(self.saved) >= self.max_cases:
+            if len(self.saved) >= self.max_cases or not self.has_maps:
                 return
-            case = case_name(item, self.image_key, self.label_key, len(self.saved))
+            case = item_name(item, self.image_key, self.label_key, len(self.saved))
             image = torch.as_tensor(item[self.image_key])
             label = item.get(self.label_key)
             labels = label_map(label, image.ndim - 1) if label is not None else None
@@ -81,6 +85,10 @@ class AttentionMapSaver:
             x = self._crop(torch.as_tensor(image).detach().cpu().float(), box)
             reference = self._crop(torch.as_tensor(labels)[None], box)[0] if labels is not None else None
             maps = self._attention(x[None])
+            if not maps:
+                self.has_maps = False
+                _log.info("%s has no attention gates: no attention pictures", type(self.network).__name__)
+                return
             spacing = spacing_or_ones(image, label, image.ndim - 1)
             path = self.output_dir / f"{case}_attention.png"
             self.saved.append(

@@ -29,7 +29,7 @@ import torch
 from monai.handlers import CheckpointLoader
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from data_prep.io import atomic_write, write_json
+from data_prep.io import atomic_write, remove_stale_temporaries, write_json
 from data_prep.plan import Plan, load_plan
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
@@ -192,8 +192,7 @@ class LatestCheckpointSaver:
             self.logger = engine.logger
         self.save_dict.setdefault(self.trainer_key, engine)
         if is_rank0():  # temporary files of a run killed while saving
-            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-                stale.unlink(missing_ok=True)
+            remove_stale_temporaries(self.path)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self)
         if self.every_n_iterations > 0:
             engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.every_n_iterations), self)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from bundle_tools.handlers._case_items import case_name, output_items
+from bundle_tools.handlers._case_items import item_name, output_items
 from bundle_tools.visualize.overlays import save_segmentation_overlay
 from bundle_tools.visualize.slices import PLANES
 
@@ -73,7 +73,7 @@ class OverlaySaver:
         for item in output_items(engine):
             if self.max_cases is not None and len(self.saved) >= self.max_cases:
                 return
-            case = case_name(item, self.image_key, self.label_key, len(self.saved))
+            case = item_name(item, self.image_key, self.label_key, len(self.saved))
             path = self.output_dir / f"{case}_overlay.png"
             image = item[self.image_key]
             save_segmentation_overlay(

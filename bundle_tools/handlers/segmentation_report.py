@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from bundle_tools.handlers._case_items import case_name, output_items
+from bundle_tools.handlers._case_items import item_name, output_items
 from bundle_tools.metrics.names import class_name_map
 from bundle_tools.metrics.scores import segmentation_scores
 from bundle_tools.metrics.spacing import case_spacing
@@ -120,7 +120,7 @@ class SegmentationReport:
             )
             scores = segmentation_scores(pred, label, spacing, self.include_background, self.num_classes)
             self._cases += 1
-            case = case_name(item, self.filename_key, self.label_key, self._cases)
+            case = item_name(item, self.filename_key, self.label_key, self._cases)
             self.rows.extend(case_rows(case, scores, self.class_names, spacing))
 
     def _write(self, engine: Engine) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,13 @@ from bundle_tools.metrics.names import case_name, class_name_map
 from bundle_tools.metrics.scores import segmentation_scores
 from bundle_tools.metrics.spacing import spacing_from_meta
 from bundle_tools.metrics.summary import case_rows, format_summary, summarize, write_report
+from data_prep.cli import run_command
+from data_prep.convert import NIFTI_SUFFIXES
 from data_prep.errors import DataPrepError
 from data_prep.io import read_json
 
 __all__ = ["ReportError", "add_parser", "evaluate_folders", "main", "run"]
 
-_NIFTI_SUFFIXES = (".nii.gz", ".nii")
 _DESCRIPTION = (
     "Per case and class Dice, IoU, precision, recall, HD95 and ASSD (mm, each case's own spacing) of NIfTI "
     "predictions vs ground truth matched by file name -> metrics.csv, summary.csv."
@@ -98,7 +98,7 @@ def evaluate_folders(
 def _case_pairs(pred_dir: Path, gt_dir: Path, suffix: str) -> list[tuple[Path, Path]]:
     """``(prediction, ground truth)`` of every ground-truth file; raises when any prediction is missing."""
     gt_files = (
-        sorted(p for p in gt_dir.iterdir() if p.name.endswith(_NIFTI_SUFFIXES)) if gt_dir.is_dir() else []
+        sorted(p for p in gt_dir.iterdir() if p.name.endswith(NIFTI_SUFFIXES)) if gt_dir.is_dir() else []
     )
     if not gt_files:
         raise ReportError(f"{gt_dir}: no NIfTI ground-truth files (*.nii.gz, *.nii)")
@@ -116,7 +116,7 @@ def _case_pairs(pred_dir: Path, gt_dir: Path, suffix: str) -> list[tuple[Path, P
 
 def _find_prediction(pred_dir: Path, case: str, suffix: str) -> Path | None:
     for folder in (pred_dir, pred_dir / case):
-        for ext in _NIFTI_SUFFIXES:
+        for ext in NIFTI_SUFFIXES:
             candidate = folder / f"{case}{suffix}{ext}"
             if candidate.is_file():
                 return candidate
@@ -175,25 +175,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
-    """Evaluate the folders of ``args``; log the summary table, or print the error and return 2."""
-    try:
-        rows = evaluate_folders(
-            args.pred,
-            args.gt,
-            _parse_labels(args.labels),
-            args.out,
-            args.include_background,
-            args.pred_suffix,
-        )
-    except ReportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    """Evaluate the folders of ``args`` and log the summary table (a bad input raises :class:`ReportError`)."""
+    rows = evaluate_folders(
+        args.pred, args.gt, _parse_labels(args.labels), args.out, args.include_background, args.pred_suffix
+    )
     log(format_summary(summarize(rows)))
     return 0
 
 
 def main(argv: Sequence[str] | None = None, log: Callable[[str], Any] = print) -> int:
-    """Command line: score a folder of NIfTI predictions against ground truth.
+    """Command line: score a folder of NIfTI predictions against ground truth (``python -m bundle_tools
+    evaluate``); a bad input is one ``error:`` line on stderr and exit code 1.
 
     Args:
         argv: arguments (default ``sys.argv[1:]``).
@@ -201,7 +193,8 @@ def main(argv: Sequence[str] | None = None, log: Callable[[str], Any] = print) -
     """
     parser = argparse.ArgumentParser(prog="python -m bundle_tools.metrics.folders", description=_DESCRIPTION)
     _add_arguments(parser)
-    return run(parser.parse_args(argv), log)
+    parser.set_defaults(func=lambda args: run(args, log))
+    return run_command(parser, argv, (ReportError, DataPrepError))
 
 
 if __name__ == "__main__":

@@ -7,28 +7,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from monai.data import MetaTensor
 
-__all__ = ["IMAGE_SUFFIXES", "case_name", "class_name_map", "item_case_name"]
+from data_prep.contract.manifest import case_name
 
-IMAGE_SUFFIXES: tuple[str, ...] = (
-    ".nii.gz",
-    ".nii",
-    ".mha",
-    ".mhd",
-    ".nrrd",
-    ".nrrd.gz",
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".dcm",
-)
-"""File suffixes :func:`case_name` removes (case-insensitive)."""
+__all__ = ["case_name", "class_name_map", "item_case_name"]
 
 
 def class_name_map(
@@ -44,15 +30,6 @@ def class_name_map(
     items = class_names.items() if isinstance(class_names, Mapping) else enumerate(class_names)
     names = {int(k): str(v) for k, v in items}
     return {k: v for k, v in sorted(names.items()) if include_background or k != 0}
-
-
-def case_name(path: str | os.PathLike) -> str:
-    """The file name without folder and image suffix (``/d/p01.nii.gz`` -> ``p01``)."""
-    name = Path(str(path)).name
-    for suffix in IMAGE_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def item_case_name(item: Mapping[str, Any], keys: Sequence[str] = ("image", "label")) -> str | None:

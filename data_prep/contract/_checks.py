@@ -8,7 +8,6 @@ Every refusal is a :class:`~data_prep.errors.DataPrepError` whose message starts
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from data_prep.errors import DataPrepError
+from data_prep.json_files import read_json
 
 C = TypeVar("C")
 
@@ -29,16 +29,6 @@ def contract_path(path: str | os.PathLike, file_name: str) -> Path:
     return path / file_name if path.is_dir() else path
 
 
-def read_contract_json(path: Path, missing: str, advice: str) -> Any:
-    """The parsed JSON of ``path``; a missing file is ``<path>: no such <missing> (<advice>)``."""
-    if not path.is_file():
-        raise DataPrepError(f"{path}: no such {missing} ({advice})")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataPrepError(f"{path}: not valid JSON ({err})") from None
-
-
 def load_contract(value: Any, cls: type[C], file_name: str, advice: str, missing: str = "file") -> C:
     """``value`` when it is a ``cls`` already, else ``cls.from_dict`` of a parsed file or of the JSON at a
     path (a folder means ``folder/file_name``; a missing file is refused with ``advice``)."""
@@ -47,7 +37,7 @@ def load_contract(value: Any, cls: type[C], file_name: str, advice: str, missing
     if isinstance(value, dict):
         return cls.from_dict(value)  # type: ignore[attr-defined]
     path = contract_path(value, file_name)
-    return cls.from_dict(read_contract_json(path, missing, advice), path)  # type: ignore[attr-defined]
+    return cls.from_dict(read_json(path, f"{missing} ({advice})"), path)  # type: ignore[attr-defined]
 
 
 def check_header(

@@ -49,7 +49,20 @@ __all__ = [
 ]
 
 DATASET_JSON = "dataset.json"
-VOLUME_SUFFIXES = (".nii.gz", ".nii", ".mha", ".nrrd")
+IMAGE_SUFFIXES = (
+    ".nii.gz",
+    ".nii",
+    ".mha",
+    ".mhd",
+    ".nrrd",
+    ".nrrd.gz",
+    ".nhdr",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".dcm",
+)
+"""Image file suffixes :func:`case_name` removes (case-insensitive)."""
 #: the problem of a bad ``labels`` or ``modality`` map, and the fewest entries each needs
 _MAP_RULES = {
     "labels": (
@@ -60,11 +73,12 @@ _MAP_RULES = {
 }
 
 
-def case_name(path: str) -> str:
-    """``imagesTr/synth_abdominal_003.nii.gz`` -> ``synth_abdominal_003``."""
-    name = Path(path).name
-    for suffix in VOLUME_SUFFIXES:
-        if name.endswith(suffix):
+def case_name(path: str | os.PathLike) -> str:
+    """The file name without folder and image suffix: ``imagesTr/synth_abdominal_003.nii.gz`` ->
+    ``synth_abdominal_003`` (the one case-name rule: patients in splits, rows of reports, pictures)."""
+    name = Path(str(path)).name
+    for suffix in IMAGE_SUFFIXES:
+        if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return Path(name).stem
 

@@ -1,0 +1,32 @@
+"""Reading a JSON file with an error that names it; standard library only (the contract, which bundle
+configs import at inference, reads through it; ``data_prep.io`` re-exports it)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from data_prep.errors import DataPrepError
+
+__all__ = ["read_json"]
+
+
+def read_json(path: str | os.PathLike, missing: str = "file") -> Any:
+    """The parsed JSON of ``path``.
+
+    Args:
+        path: the file.
+        missing: what a missing file is called in the error (``<path>: no such <missing>``).
+
+    Raises:
+        DataPrepError: the file is missing, not UTF-8 or not valid JSON (the message names it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataPrepError(f"{path}: no such {missing}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataPrepError(f"{path}: not valid JSON ({err})") from None
