@@ -17,7 +17,7 @@ from monai.engines import SupervisedEvaluator
 
 from bundle_tools.engines.autocast import AmpInferer, AutocastForward
 from bundle_tools.engines.precision import resolve_amp, split_amp_kwargs
-from custom_networks.blocks.cpu_kernels import to_channels_last
+from custom_networks.blocks.cpu_kernels import module_to_channels_last
 
 __all__ = ["AmpSupervisedEvaluator"]
 
@@ -63,7 +63,7 @@ class AmpSupervisedEvaluator(SupervisedEvaluator):
         self.channels_last = channels_last
         super().__init__(device, *args, amp=False, amp_kwargs=extra, **kwargs)
         if channels_last:
-            to_channels_last(self.network)
+            module_to_channels_last(self.network)
         self.inferer = AmpInferer(self.inferer, policy, extra, channels_last, single_head=True)
 
     def autocast_network(self) -> AutocastForward:

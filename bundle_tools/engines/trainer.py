@@ -20,7 +20,7 @@ from monai.engines.utils import IterationEvents
 from bundle_tools.engines.autocast import AmpInferer, AutocastForward, Float32Loss
 from bundle_tools.engines.deep_supervision import keep_full_resolution_head
 from bundle_tools.engines.precision import resolve_amp, split_amp_kwargs
-from custom_networks.blocks.cpu_kernels import to_channels_last
+from custom_networks.blocks.cpu_kernels import module_to_channels_last
 
 __all__ = ["AmpSupervisedTrainer"]
 
@@ -83,7 +83,7 @@ class AmpSupervisedTrainer(SupervisedTrainer):
             **kwargs,
         )
         if channels_last:
-            to_channels_last(self.network)
+            module_to_channels_last(self.network)
         self.inferer = AmpInferer(self.inferer, policy, extra, channels_last, single_head=False)
         self.loss_function = Float32Loss(self.loss_function, policy.device_type)
         self.add_event_handler(IterationEvents.LOSS_COMPLETED, keep_full_resolution_head)

@@ -147,20 +147,21 @@ def channels_last_format(spatial_dims: int) -> torch.memory_format:
     return torch.channels_last_3d if spatial_dims == 3 else torch.channels_last
 
 
-def to_channels_last(x: torch.Tensor | torch.nn.Module) -> torch.Tensor | torch.nn.Module:
-    """Channels-last copy of a 4D/5D tensor, or a module whose 4D/5D parameters are channels-last (in place).
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (batch, channel, spatial sides) in the channels-last memory format, the same values; tensors of
+    other ranks unchanged. The one conversion of the project: the networks (``channels_last=True``, inside
+    ``forward``, so TorchScript-able) and the engines use it."""
+    if x.dim() == 5:
+        return x.contiguous(memory_format=torch.channels_last_3d)
+    if x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
 
-    The one conversion of the project: the networks (``channels_last=True``) and the engines use it.
-    Tensors of other ranks are returned unchanged; 2D (``channels_last``) and 3D (``channels_last_3d``)
-    weights in one module each get their own format.
 
-    Args:
-        x: a tensor ``(B, C, *spatial)`` or a module.
-    """
-    if isinstance(x, torch.nn.Module):
-        with torch.no_grad():
-            for param in x.parameters():
-                if param.ndim in (4, 5):
-                    param.data = param.data.contiguous(memory_format=channels_last_format(param.ndim - 2))
-        return x
-    return x.contiguous(memory_format=channels_last_format(x.ndim - 2)) if x.ndim in (4, 5) else x
+def module_to_channels_last(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with its 4D/5D parameters in channels-last format (in place, returned); 2D and 3D weights
+    in one module each get their own format."""
+    with torch.no_grad():
+        for param in module.parameters():
+            param.data = to_channels_last(param.data)
+    return module

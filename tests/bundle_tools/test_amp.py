@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 import bundle_tools.engines.precision as amp_module
 from bundle_tools.engines import AmpSupervisedEvaluator, AmpSupervisedTrainer, resolve_amp
-from custom_networks.blocks.cpu_kernels import to_channels_last
+from custom_networks.blocks.cpu_kernels import module_to_channels_last
 
 
 @pytest.fixture
@@ -323,7 +323,7 @@ def test_channels_last_converts_network_once_and_every_batch(fast_bf16_cpu):
 
 def test_channels_last_handles_2d_and_3d_weights_in_one_module():
     module = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Conv3d(1, 2, 3), torch.nn.Linear(2, 2))
-    to_channels_last(module)
+    module_to_channels_last(module)
     assert module[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert module[1].weight.is_contiguous(memory_format=torch.channels_last_3d)
 
