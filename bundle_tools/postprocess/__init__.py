@@ -6,8 +6,8 @@ from bundle_tools._lazy import lazy_exports
 _NAMES = {
     "KeepLargestComponent": "largest_component",
     "KeepLargestComponentd": "largest_component",
-    "keep_largest_component_labels": "largest_component",
-    "decide_after_training": "largest_component",
+    "keep_largest_component_labels": "decision",
+    "decide_after_training": "decision",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

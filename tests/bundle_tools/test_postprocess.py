@@ -16,15 +16,17 @@ from monai.inferers import SimpleInferer
 from monai.transforms import AsDiscreted, Compose
 
 from bundle_tools.handlers.checkpoints import save_atomic
-from bundle_tools.postprocess.largest_component import (
-    KeepLargestComponent,
-    KeepLargestComponentd,
+from bundle_tools.postprocess.decision import (
     decide_after_training,
     decide_largest_component,
     keep_largest_component_labels,
-    largest_component,
     read_postprocessing,
     write_postprocessing,
+)
+from bundle_tools.postprocess.largest_component import (
+    KeepLargestComponent,
+    KeepLargestComponentd,
+    largest_component,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -237,7 +239,7 @@ _DDP_SCRIPT = """
 import sys, torch, torch.distributed as dist, torch.multiprocessing as mp
 from types import SimpleNamespace
 from monai.inferers import SimpleInferer
-from bundle_tools.postprocess.largest_component import decide_after_training
+from bundle_tools.postprocess.decision import decide_after_training
 
 class Fixed(torch.nn.Module):
     def __init__(self, logits):
