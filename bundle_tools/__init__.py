@@ -1,6 +1,7 @@
 """What the bundle configs name besides networks, in MONAI's rooms (see docs/architecture.md).
 
-``engines`` (trainer and evaluator), ``handlers`` (checkpoints, early stop, curves, reports), ``metrics``
+``data`` (loaders that re-raise their threads' errors, the dataset pre-flight), ``engines`` (trainer and
+evaluator), ``handlers`` (checkpoints, early stop, curves, reports), ``metrics``
 (Dice, HD95, ASSD in mm), ``losses``, ``inferers`` (flip TTA), ``transforms`` (plan-driven preprocessing),
 ``postprocess`` (largest component), ``optimizers`` (learning-rate schedules), ``visualize`` (pictures),
 ``config`` (bundle root, flags, plan checks) and ``export`` (TorchScript, ONNX, MONAI Label).
@@ -16,6 +17,7 @@ from types import ModuleType
 
 ROOMS = (
     "config",
+    "data",
     "engines",
     "export",
     "handlers",

@@ -50,7 +50,7 @@ from data_prep.contract import (
     load_manifest,
 )
 from data_prep.errors import DataPrepError
-from data_prep.io import read_image, spatial_geometry, write_json
+from data_prep.io import count_non_finite, read_image, spatial_geometry, write_json
 from data_prep.parallel import map_cases
 from data_prep.planner import DEFAULT_BASE_FEATURES, DEFAULT_BUDGET_GB, plan_topology
 
@@ -124,6 +124,12 @@ def analyze_case(job: tuple[str, str, int, int, int]) -> CaseStats:
     """Read one image/label pair and count what the fingerprint needs."""
     image_path, label_path, num_classes, num_channels, index = job
     image = read_image(image_path)
+    bad = count_non_finite(image_path, image)
+    if bad:  # ITK reads a NIfTI NaN as 0, and NaN would poison the sums: refuse rather than skip
+        raise DataPrepError(
+            f"{image_path}: {bad} voxels are NaN or infinite; the fingerprint needs finite intensities "
+            "(fix or drop the case)"
+        )
     label_image = read_image(label_path)
     spacing, _, _ = spatial_geometry(label_image)
     label = sitk.GetArrayViewFromImage(label_image)  # (z, y, x): no copy, axes reversed

@@ -1,18 +1,23 @@
 """One command-line entry for every data preparation step.
 
 Each command lives in its own module that exposes ``add_parser(subparsers)`` (registers the
-sub-command, its help and its arguments, and sets ``func``) . ``main`` turns a
-:class:`data_prep.errors.DataPrepError` into a one-line message on stderr and exit code 1.
+sub-command, its help and its arguments, and sets ``func``). ``main`` turns bad input and a bad place to
+write (:func:`data_prep.errors.user_error_message`) into one line on stderr and exit code 1; ``--debug`` or
+``SEG3D_DEBUG=1`` shows the full traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-from data_prep.errors import DataPrepError
+from data_prep.errors import DataPrepError, user_error_message
+
+#: set to 1 to see the traceback of any error, as ``--debug`` does
+DEBUG_ENV = "SEG3D_DEBUG"
 
 #: command modules, in the order ``--help`` lists them
 COMMAND_MODULES = (
@@ -30,6 +35,11 @@ def command_parser(prog: str, description: str, modules: Sequence[str]) -> argpa
     """A parser whose sub-commands are registered by ``add_parser(subparsers)`` of each of ``modules``
     (the project's one command-line pattern: ``python -m data_prep``, ``python -m bundle_tools``)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"on an error, raise it with its full traceback instead of one line (also {DEBUG_ENV}=1)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in modules:
         importlib.import_module(name).add_parser(subparsers)
@@ -37,14 +47,28 @@ def command_parser(prog: str, description: str, modules: Sequence[str]) -> argpa
 
 
 def run_command(
-    parser: argparse.ArgumentParser, argv: Sequence[str] | None, errors: tuple[type[Exception], ...]
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    errors: tuple[type[Exception], ...] = (),
 ) -> int:
-    """Parse ``argv`` and run the chosen command; one of ``errors`` becomes ``error: ...`` on stderr, exit 1."""
+    """Parse ``argv`` and run the chosen command.
+
+    An error with a :func:`~data_prep.errors.user_error_message` (the project's errors, an ``OSError``
+    naming its file, bad JSON), or one of ``errors``, becomes ``error: <file>: <problem>`` on stderr and
+    exit code 1; any other error keeps its traceback. With ``--debug`` or ``SEG3D_DEBUG=1`` every error
+    is raised as it is.
+    """
     args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get(DEBUG_ENV, "") == "1"
     try:
         return int(args.func(args) or 0)
-    except errors as err:
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:
+        message = user_error_message(err)
+        if message is None and isinstance(err, errors):
+            message = " ".join(str(err).split()) or type(err).__name__
+        if debug or message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 1
 
 

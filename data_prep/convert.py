@@ -24,6 +24,7 @@ import SimpleITK as sitk
 from data_prep.dicom import is_dicom_folder, read_dicom_series
 from data_prep.errors import DataPrepError
 from data_prep.io import read_image, write_image
+from data_prep.outputs import check_output_path, refuse_output_onto_input
 from data_prep.slices import list_slice_files, read_slice_list, read_slice_stack
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
@@ -68,6 +69,7 @@ def write_nifti_checked(image: sitk.Image, output: str | os.PathLike, *, source:
     output = Path(output)
     if not output.name.endswith(NIFTI_SUFFIXES):
         raise DataPrepError(f"{output}: output must be a NIfTI file (.nii.gz or .nii)")
+    check_output_path(output)
     if image.GetPixelID() in (
         sitk.sitkFloat32,
         sitk.sitkFloat64,
@@ -159,11 +161,14 @@ def convert_to_nifti(
 ) -> Path:
     """Convert ``source`` (see :func:`load_input`) to the NIfTI file ``output``, geometry checked by reading back.
 
-    An existing ``output`` is refused unless ``overwrite``.
+    An existing ``output`` is refused unless ``overwrite``; an ``output`` that is an input (``source``, the
+    slice list, the reference series) or lies inside an input folder is always refused.
     """
     output = Path(output)
     if not output.name.endswith(NIFTI_SUFFIXES):
         raise DataPrepError(f"{output}: output must be a NIfTI file (.nii.gz or .nii)")
+    refuse_output_onto_input(output, (source, slice_list, reference_dicom))
+    check_output_path(output)
     if output.exists() and not overwrite:
         raise DataPrepError(f"{output}: already exists; choose another name or pass --overwrite")
     image = load_input(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,34 +20,52 @@ import SimpleITK as sitk
 
 from data_prep.errors import DataPrepError
 from data_prep.json_files import read_json as read_json  # the one JSON reader
+from data_prep.outputs import check_output_path
+from data_prep.outputs import staged_output_dir as staged_output_dir  # the one folder stager
+from data_prep.outputs import umask_file_mode as umask_file_mode
+from data_prep.reader_guards import check_volume_header, one_line
 
 NIFTI_SUFFIX = ".nii.gz"
 
 
 def read_image(path: str | os.PathLike) -> sitk.Image:
-    """Read any ITK-readable volume (NIfTI, MHA, NRRD, ...); a bad file raises ``DataPrepError``."""
+    """Read any ITK-readable volume (NIfTI, MHA, NRRD, ...); a bad file raises ``DataPrepError``.
+
+    The header is checked first (:func:`data_prep.reader_guards.check_volume_header`), so a damaged one
+    is refused before ITK allocates what it declares; a volume whose geometry is not finite is refused
+    too, as no writer or resampler can use it.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataPrepError(f"{path}: no such file")
+    check_volume_header(path)  # a damaged header must not make ITK allocate terabytes or abort
     try:
-        return sitk.ReadImage(str(path))
-    except RuntimeError as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else "unreadable"
-        raise DataPrepError(f"{path}: cannot be read as an image ({reason})") from None
+        image = sitk.ReadImage(str(path))
+    except (RuntimeError, MemoryError, OSError) as err:
+        raise DataPrepError(f"{path}: cannot be read as an image ({one_line(err)})") from None
+    geometry = (*image.GetSpacing(), *image.GetOrigin(), *image.GetDirection())
+    if not all(math.isfinite(v) for v in geometry) or min(image.GetSpacing()) <= 0:
+        raise DataPrepError(f"{path}: spacing, origin or direction is not finite and positive (damaged header)")
+    return image
 
 
-def umask_file_mode() -> int:
-    """``0o666`` less the process umask (read from /proc where it can be, without changing it)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
+def count_non_finite(path: str | os.PathLike, image: sitk.Image) -> int:
+    """NaN and infinite voxels of a float image; NIfTI is read with nibabel, as ITK turns NaN into 0."""
+    if image.GetPixelID() not in (
+        sitk.sitkFloat32,
+        sitk.sitkFloat64,
+        sitk.sitkVectorFloat32,
+        sitk.sitkVectorFloat64,
+    ):
+        return 0
+    path = Path(path)
+    if path.name.endswith((".nii", ".nii.gz")):
+        import nibabel as nib  # only for float NIfTI files
+
+        array = np.asanyarray(nib.load(str(path)).dataobj)
+    else:
+        array = sitk.GetArrayViewFromImage(image)
+    return int(np.count_nonzero(~np.isfinite(array)))
 
 
 def _temporary_sibling(path: Path, suffix: str = "") -> Path:
@@ -83,7 +101,7 @@ def atomic_write(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         path: the file to write.
         suffix: kept at the end of the temporary name (ITK picks its writer by suffix).
     """
-    path = Path(path)
+    path = check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_sibling(path, suffix)
     try:
@@ -118,30 +136,6 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
 def write_json(obj: Any, path: str | os.PathLike) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     return write_text(json.dumps(obj, indent=2) + "\n", path)
-
-
-@contextlib.contextmanager
-def staged_output_dir(final_dir: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside ``final_dir``; rename it to ``final_dir`` when the block ends well.
-
-    A folder that already holds files is refused (``DataPrepError``) unless ``overwrite`` is set;
-    on any error the temporary folder is removed and ``final_dir`` is left as it was.
-    """
-    final_dir = Path(final_dir)
-    if final_dir.exists() and any(final_dir.iterdir()) and not overwrite:
-        raise DataPrepError(
-            f"{final_dir}: output folder already holds results; choose another or pass --overwrite"
-        )
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.", suffix=".partial", dir=final_dir.parent))
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if final_dir.exists():
-        shutil.rmtree(final_dir)
-    os.replace(staging, final_dir)
 
 
 def image_from_array(

@@ -21,12 +21,21 @@ def read_json(path: str | os.PathLike, missing: str = "file") -> Any:
         missing: what a missing file is called in the error (``<path>: no such <missing>``).
 
     Raises:
-        DataPrepError: the file is missing, not UTF-8 or not valid JSON (the message names it).
+        DataPrepError: the file is missing, a folder, unreadable, not UTF-8 or not valid JSON (the message
+            names it).
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataPrepError(f"{path}: is a folder, not a JSON file")
     if not path.is_file():
         raise DataPrepError(f"{path}: no such {missing}")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise DataPrepError(f"{path}: cannot be read ({(err.strerror or str(err)).lower()})") from None
+    except UnicodeDecodeError as err:
+        raise DataPrepError(f"{path}: not valid JSON ({err})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
         raise DataPrepError(f"{path}: not valid JSON ({err})") from None

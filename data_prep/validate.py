@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
@@ -39,6 +38,7 @@ from data_prep.contract import (
 )
 from data_prep.convert import geometry_differences
 from data_prep.errors import DataPrepError
+from data_prep.io import count_non_finite as count_non_finite  # was defined here
 from data_prep.io import read_image
 from data_prep.parallel import map_cases
 
@@ -70,22 +70,6 @@ def channel_count(image: sitk.Image) -> int:
     if image.GetDimension() == 4:
         return image.GetSize()[3] * image.GetNumberOfComponentsPerPixel()
     return image.GetNumberOfComponentsPerPixel()
-
-
-def count_non_finite(path: Path, image: sitk.Image) -> int:
-    """NaN and infinite voxels of a float image; NIfTI is read with nibabel, as ITK turns NaN into 0."""
-    if image.GetPixelID() not in (
-        sitk.sitkFloat32,
-        sitk.sitkFloat64,
-        sitk.sitkVectorFloat32,
-        sitk.sitkVectorFloat64,
-    ):
-        return 0
-    if path.name.endswith((".nii", ".nii.gz")):
-        array = np.asanyarray(nib.load(str(path)).dataobj)
-    else:
-        array = sitk.GetArrayViewFromImage(image)
-    return int(np.count_nonzero(~np.isfinite(array)))
 
 
 def _read(dataset_dir: Path, rel: str, problems: list[dict[str, str]]) -> sitk.Image | None:

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from data_prep.contract import PLAN_JSON, Plan, load_plan
+from data_prep.errors import DataPrepError
 
 __all__ = ["check_num_classes"]
 
@@ -17,7 +18,7 @@ __all__ = ["check_num_classes"]
 def check_num_classes(
     plan: Plan | dict | str | os.PathLike, num_classes: int, dataset_dir: str | os.PathLike
 ) -> None:
-    """Raise ``ValueError`` naming the plan file when ``num_classes`` disagrees with the plan's labels.
+    """Raise ``DataPrepError`` naming the plan file when ``num_classes`` disagrees with the plan's labels.
 
     A bundle takes ``num_classes`` from the plan by default; an explicit ``--num_classes`` that does not
     match the labels the dataset was prepared with would train a network whose outputs mean other classes.
@@ -25,7 +26,7 @@ def check_num_classes(
     plan = load_plan(plan)
     if int(num_classes) != plan.num_classes:
         names = ", ".join(f"{i} {name}" for i, name in enumerate(plan.class_names))
-        raise ValueError(
+        raise DataPrepError(
             f"{Path(dataset_dir) / PLAN_JSON}: the dataset has {plan.num_classes} classes ({names}), "
             f"but num_classes is {num_classes}; drop the --num_classes override or prepare the dataset again"
         )

@@ -11,9 +11,11 @@ _NAMES = {
     "AmpSupervisedEvaluator": "evaluator",
     "AmpSupervisedTrainer": "trainer",
     "Float32Loss": "autocast",
+    "NonFiniteError": "finite",
     "cpu_has_fast_bf16": "precision",
     "full_resolution_head": "deep_supervision",
     "resolve_amp": "precision",
+    "stop_on_non_finite_loss": "finite",
     "reuse_freed_memory": "memory",
 }
 __all__ = sorted(_NAMES)

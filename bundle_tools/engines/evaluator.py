@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from monai.engines import SupervisedEvaluator
 
+from bundle_tools.config.user_errors import raise_user_errors_first
 from bundle_tools.engines.autocast import AmpInferer, AutocastForward
 from bundle_tools.engines.precision import resolve_amp, split_amp_kwargs
 from custom_networks.blocks.cpu_kernels import module_to_channels_last
@@ -65,6 +66,7 @@ class AmpSupervisedEvaluator(SupervisedEvaluator):
         if channels_last:
             module_to_channels_last(self.network)
         self.inferer = AmpInferer(self.inferer, policy, extra, channels_last, single_head=True)
+        raise_user_errors_first(self)
 
     def autocast_network(self) -> AutocastForward:
         """The engine's network as its inferer calls it: policy autocast, channels-last inputs, float32 out

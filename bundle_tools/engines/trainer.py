@@ -17,8 +17,10 @@ import torch
 from monai.engines import SupervisedTrainer
 from monai.engines.utils import IterationEvents
 
+from bundle_tools.config.user_errors import raise_user_errors_first
 from bundle_tools.engines.autocast import AmpInferer, AutocastForward, Float32Loss
 from bundle_tools.engines.deep_supervision import keep_full_resolution_head
+from bundle_tools.engines.finite import stop_on_non_finite_loss
 from bundle_tools.engines.precision import resolve_amp, split_amp_kwargs
 from custom_networks.blocks.cpu_kernels import module_to_channels_last
 
@@ -38,6 +40,9 @@ class AmpSupervisedTrainer(SupervisedTrainer):
     The wrapping happens once, here: ``self.inferer`` is an :class:`~bundle_tools.engines.autocast.AmpInferer`
     around the given inferer and ``self.loss_function`` a :class:`~bundle_tools.engines.autocast.Float32Loss`
     around the given loss; MONAI's ``_iteration`` runs as is.
+
+    A NaN or infinite loss stops the run before its backward pass
+    (:func:`~bundle_tools.engines.finite.stop_on_non_finite_loss`), naming the iteration and the batch's cases.
 
     Deep supervision: when the network returns a list/tuple of per-level logits in train mode, the
     whole list goes to ``loss_function`` (e.g. ``monai.losses.DeepSupervisionLoss``); after
@@ -86,7 +91,9 @@ class AmpSupervisedTrainer(SupervisedTrainer):
             module_to_channels_last(self.network)
         self.inferer = AmpInferer(self.inferer, policy, extra, channels_last, single_head=False)
         self.loss_function = Float32Loss(self.loss_function, policy.device_type)
+        self.add_event_handler(IterationEvents.LOSS_COMPLETED, stop_on_non_finite_loss)
         self.add_event_handler(IterationEvents.LOSS_COMPLETED, keep_full_resolution_head)
+        raise_user_errors_first(self)
 
     def autocast_network(self) -> AutocastForward:
         """The engine's network as its inferer calls it: policy autocast, channels-last inputs, float32 out."""

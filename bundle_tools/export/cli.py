@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 __all__ = ["add_parser", "run", "summary"]
@@ -43,19 +42,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one export; print its record (JSON) or the error."""
-    from bundle_tools.export import ExportError, export_monailabel, export_onnx, export_torchscript
+    """Run one export and print what it wrote; an ``ExportError`` (a ``DataPrepError``) or an ``OSError``
+    becomes one ``error:`` line in ``run_command``.
 
-    try:
-        if args.to == "monailabel":
-            report = export_monailabel(args.bundle_dir, args.out, ckpt=args.ckpt, make_zip=not args.no_zip)
-        elif args.to == "onnx":
-            report = export_onnx(args.bundle_dir, args.out, ckpt=args.ckpt)
-        else:
-            report = export_torchscript(args.bundle_dir, args.out, ckpt=args.ckpt)
-    except ExportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    The destination is checked before the bundle is loaded, so a bad ``--out`` is refused at once.
+    """
+    from bundle_tools.export.errors import check_destination
+
+    make_zip = args.to == "monailabel" and not args.no_zip
+    check_destination(args.out, (".zip",) if make_zip else ())
+    from bundle_tools.export import export_monailabel, export_onnx, export_torchscript
+
+    if args.to == "monailabel":
+        report = export_monailabel(args.bundle_dir, args.out, ckpt=args.ckpt, make_zip=make_zip)
+    elif args.to == "onnx":
+        report = export_onnx(args.bundle_dir, args.out, ckpt=args.ckpt)
+    else:
+        report = export_torchscript(args.bundle_dir, args.out, ckpt=args.ckpt)
     print(summary(args.to, args.out, report))
     return 0
 

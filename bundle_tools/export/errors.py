@@ -1,25 +1,43 @@
-"""The error of the exporter and the staging of its outputs (nothing is written unless the export succeeds)."""
+"""The error of the exporter and the staging of its outputs (nothing is written unless the export succeeds).
+
+The staging folder is data_prep's (:func:`data_prep.outputs.new_staging_dir`): the umask's mode, and what a
+killed export of the same destination left is removed by the next one.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["ExportError", "staged_outputs"]
+from data_prep.errors import DataPrepError
+from data_prep.outputs import check_output_path, new_staging_dir, recover_staged_output
+
+__all__ = ["ExportError", "check_destination", "staged_outputs"]
 
 
-class ExportError(Exception):
-    """An export that cannot be done; the message names the file and the problem."""
+class ExportError(DataPrepError):
+    """An export that cannot be done; the message names the file and the problem (a ``DataPrepError``, so
+    command lines and hooks print it as one line, :func:`data_prep.errors.user_error_message`)."""
 
 
 def _check_free(paths: Sequence[Path]) -> None:
     for path in paths:
         if path.exists() or path.is_symlink():
             raise ExportError(f"{path}: already exists; choose a new destination (nothing was written)")
+
+
+def check_destination(dest: str | os.PathLike, extra: Sequence[str] = ()) -> None:
+    """Refuse, before any work, a destination the export could not be moved to: ``dest`` or a
+    ``dest + suffix`` of ``extra`` exists, a folder above ``dest`` is a file, or it is not writable."""
+    dest = Path(dest)
+    _check_free([dest, *(dest.with_name(dest.name + suffix) for suffix in extra)])
+    try:
+        check_output_path(dest, folder=True)
+    except DataPrepError as err:
+        raise ExportError(str(err)) from None
 
 
 @contextmanager
@@ -38,7 +56,7 @@ def staged_outputs(
     """
     dest = Path(dest).absolute()
     targets = {suffix: dest.with_name(dest.name + suffix) for suffix in extra}
-    _check_free([dest, *targets.values()])
+    check_destination(dest, extra)
     created: list[Path] = []
     parent = dest.parent
     while not parent.exists():
@@ -46,12 +64,14 @@ def staged_outputs(
         parent = parent.parent
     for folder in reversed(created):
         folder.mkdir()
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    recover_staged_output(dest)
     files = {suffix: dest.with_name(f".{dest.name}{suffix}.partial") for suffix in extra}
+    for path in files.values():  # left by a killed export of the same destination
+        path.unlink(missing_ok=True)
+    staging = new_staging_dir(dest)
     try:
         yield staging, files
         _check_free([dest, *targets.values()])
-        os.chmod(staging, 0o755)
         os.rename(staging, dest)
         for suffix, path in files.items():
             os.replace(path, targets[suffix])

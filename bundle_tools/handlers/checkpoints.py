@@ -1,7 +1,9 @@
 """Checkpoint handlers of the bundles: the best model and the latest training state, written atomically.
 
 * :class:`BestModelSaver` - evaluator handler: when the validation key metric improves, writes
-  ``models/model.pt`` = ``{"model": network state dict, "epoch": E, "metric": M}``.
+  ``models/model.pt`` = ``{"model": network state dict, "epoch": E, "metric": M, "plan_sha256": H}`` and,
+  just before it, the plan the network was trained with, ``models/plan.json`` (``H`` is the SHA-256 of that
+  file's bytes, so inference can tell weights from a plan they were not trained with).
 * :class:`LatestCheckpointSaver` - trainer handler: after every epoch (and every N iterations, to survive a
   kill mid-epoch) writes ``models/checkpoint_latest.pt`` = ``{name: obj.state_dict()}`` for network,
   optimizer, LR scheduler, the other stateful handlers and the trainer itself (epoch, iteration).
@@ -13,11 +15,14 @@ MONAI's ``CheckpointSaver`` writes with ``atomic=False`` and keeps a bare state 
 here every file goes to a temporary name in the same folder and is renamed over the old one
 (``os.replace``), so a run killed while saving never leaves a truncated file. Networks wrapped in
 ``DistributedDataParallel``/``DataParallel`` are saved without the ``module.`` prefix, and only rank 0
-writes when ``torch.distributed`` is initialised.
+writes when ``torch.distributed`` is initialised. A state holding NaN or infinity is never written
+(:class:`~bundle_tools.engines.finite.NonFiniteError`): a diverged run keeps its last good files.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import os
@@ -29,7 +34,9 @@ import torch
 from monai.handlers import CheckpointLoader
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from data_prep.io import atomic_write, remove_stale_temporaries, write_json
+from bundle_tools.engines.finite import NonFiniteError, non_finite_tensors
+from data_prep.errors import DataPrepError
+from data_prep.io import atomic_write, remove_stale_temporaries, write_bytes
 from data_prep.plan import Plan, load_plan
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
@@ -44,8 +51,11 @@ __all__ = [
     "ResumeCheckpointLoader",
     "is_rank0",
     "save_atomic",
-    "save_plan",
+    "read_checkpoint",
+    "refuse_non_finite",
+    "save_finite",
     "unwrap",
+    "write_plan",
 ]
 
 _log = logging.getLogger(__name__)
@@ -74,6 +84,44 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
+def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """The dict a ``torch.save`` wrote to ``path``, read weights-only and memory-mapped; a missing, truncated
+    or foreign file raises ``DataPrepError`` naming it."""
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True, mmap=True)
+    except FileNotFoundError:
+        raise DataPrepError(f"{path}: no such checkpoint file") from None
+    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError, ...
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0][:160]
+        raise DataPrepError(
+            f"{path}: not a readable checkpoint ({reason}); truncated or not a torch.save file"
+        ) from None
+    if not isinstance(saved, dict):
+        raise DataPrepError(f"{path}: not a checkpoint dict (holds a {type(saved).__name__})")
+    return saved
+
+
+def refuse_non_finite(state: Any, path: str | os.PathLike) -> None:
+    """Raise :class:`~bundle_tools.engines.finite.NonFiniteError` naming ``path`` when ``state`` holds NaN/inf."""
+    bad = non_finite_tensors(state)
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise NonFiniteError(f"{path}: not written: {bad[0]}{more} hold NaN or infinity (training diverged)")
+
+
+def save_finite(obj: Any, path: str | os.PathLike) -> Path:
+    """:func:`save_atomic` that refuses a state holding NaN or infinity (``path`` keeps its old content)."""
+    refuse_non_finite(obj, path)
+    return save_atomic(obj, path)
+
+
+def write_plan(plan: Plan | dict | str | os.PathLike, path: str | os.PathLike) -> str:
+    """Write ``plan`` as ``plan.json`` to ``path`` atomically; return the SHA-256 of the bytes written."""
+    data = (json.dumps(load_plan(plan).to_dict(), indent=2) + "\n").encode("utf-8")
+    write_bytes(data, path)
+    return hashlib.sha256(data).hexdigest()
+
+
 def _state_dicts(save_dict: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for name, obj in save_dict.items():
@@ -87,10 +135,14 @@ def _state_dicts(save_dict: Mapping[str, Any]) -> dict[str, Any]:
 class BestModelSaver:
     """Evaluator handler: save the network when the validation metric reaches a new best.
 
-    The file is ``{"model": state_dict, "epoch": trainer epoch, "metric": value}``; MONAI's
-    ``CheckpointLoader(load_dict={"model": net})``, ``ckpt_export --key_in_ckpt model`` and MONAI Label read
-    it. The best value so far is part of :meth:`state_dict`, so put this handler in the latest checkpoint
-    and a resumed run keeps comparing against the true best.
+    The file is ``{"model": state_dict, "epoch": trainer epoch, "metric": value, "plan_sha256": hash}``;
+    MONAI's ``CheckpointLoader(load_dict={"model": net})``, ``ckpt_export --key_in_ckpt model`` and MONAI
+    Label read it. The best value so far is part of :meth:`state_dict`, so put this handler in the latest
+    checkpoint and a resumed run keeps comparing against the true best.
+
+    With a ``plan``, every save first writes it beside the weights (``plan.json``, atomically), then the
+    weights with the plan file's SHA-256: nothing of a run lands in ``models/`` before its first model, and
+    a run killed between the two renames leaves a pair that inference recognises as not belonging together.
 
     Args:
         save_dir: folder of the file (created when needed).
@@ -98,6 +150,7 @@ class BestModelSaver:
         filename: file name, default ``model.pt``.
         metric_name: the evaluator metric to maximise; default its key metric.
         name: logger name; default the engine's logger.
+        plan: the plan the network is trained with (``"@plan"``), written as ``plan.json`` beside the weights.
     """
 
     def __init__(
@@ -107,8 +160,10 @@ class BestModelSaver:
         filename: str = "model.pt",
         metric_name: str | None = None,
         name: str | None = None,
+        plan: Plan | dict | str | os.PathLike | None = None,
     ) -> None:
         self.path = Path(save_dir) / filename
+        self.plan = None if plan is None else load_plan(plan)
         self.network = network
         self.metric_name = metric_name
         self.logger = logging.getLogger(name) if name else None
@@ -134,6 +189,9 @@ class BestModelSaver:
         self.best_metric, self.best_epoch = value, int(engine.state.epoch)
         if is_rank0():
             state = {"model": unwrap(self.network).state_dict(), "epoch": self.best_epoch, "metric": value}
+            refuse_non_finite(state, self.path)  # before the plan: nothing of a bad state lands in models/
+            if self.plan is not None:
+                state["plan_sha256"] = write_plan(self.plan, self.path.with_name("plan.json"))
             save_atomic(state, self.path)
             (self.logger or _log).info(
                 f"new best {name} {value:.4f} at epoch {self.best_epoch} -> {self.path}"
@@ -201,7 +259,7 @@ class LatestCheckpointSaver:
         """Write the checkpoint (rank 0 only)."""
         if not is_rank0():
             return
-        save_atomic(_state_dicts(self.save_dict), self.path)
+        save_finite(_state_dicts(self.save_dict), self.path)
         (self.logger or _log).debug(
             f"latest checkpoint (epoch {engine.state.epoch}, iteration {engine.state.iteration}) -> {self.path}"
         )
@@ -219,7 +277,7 @@ class ResumeCheckpointLoader(CheckpointLoader):
     afresh with a warning.
 
     Args:
-        load_path: the checkpoint file; a missing file raises ``FileNotFoundError`` naming it.
+        load_path: the checkpoint file; a missing, truncated or foreign file raises ``DataPrepError`` naming it.
         load_dict: ``{name: object with load_state_dict()}`` (without the trainer).
         trainer_key: the name of the trainer's state in the file.
         optional_keys: names in ``load_dict`` that the checkpoint may lack.
@@ -250,28 +308,25 @@ class ResumeCheckpointLoader(CheckpointLoader):
     def __call__(self, engine: Engine) -> None:
         """Load the checkpoint into the objects (called at ``STARTED``)."""
         if not os.path.isfile(self.load_path):
-            raise FileNotFoundError(
+            raise DataPrepError(
                 f"{self.load_path}: no checkpoint to resume from (train once without `--resume true` first)"
             )
         self.load_dict = {k: unwrap(v) for k, v in self.load_dict.items()}
-        optional = [k for k in self.optional_keys if k in self.load_dict]
-        if optional:  # memory-mapped: only the keys are read here
-            saved = torch.load(self.load_path, map_location="cpu", weights_only=True, mmap=True)
-            for key in optional:
-                if key not in saved:
-                    self.logger.warning(
-                        f"{self.load_path}: no {key!r} state (an older checkpoint); it starts afresh"
-                    )
-                    del self.load_dict[key]
-        super().__call__(engine)
-
-
-def save_plan(plan: Plan, save_dir: str | os.PathLike, filename: str = "plan.json") -> Path | None:
-    """Write the ``plan.json`` a training used next to its weights (``models/plan.json``), atomically.
-
-    Inference reads it from there, so a bundle copied out without its dataset still preprocesses images
-    (spacing, intensity normalisation) as in training. Rank 0 only; returns the path (None elsewhere).
-    """
-    if not is_rank0():
-        return None
-    return write_json(load_plan(plan).to_dict(), Path(save_dir) / filename)
+        saved = read_checkpoint(self.load_path)  # memory-mapped: a truncated file fails here, named
+        missing = [k for k in self.load_dict if k not in saved and k not in self.optional_keys]
+        if missing:
+            raise DataPrepError(
+                f"{self.load_path}: holds no {', '.join(map(repr, missing))} state; not a checkpoint of this "
+                "training (resume only from the checkpoint_latest.pt a run of this bundle wrote)"
+            )
+        for key in self.optional_keys:
+            if key in self.load_dict and key not in saved:
+                self.logger.warning(
+                    f"{self.load_path}: no {key!r} state (an older checkpoint); it starts afresh"
+                )
+                del self.load_dict[key]
+        try:
+            super().__call__(engine)
+        except (RuntimeError, KeyError, ValueError) as err:  # shapes or keys of another network or optimizer
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise DataPrepError(f"{self.load_path}: does not fit this training ({reason})") from err

@@ -11,6 +11,7 @@ from data_prep.convert import write_nifti_checked
 from data_prep.errors import DataPrepError
 from data_prep.io import read_image, staged_output_dir
 from data_prep.labels import PRESETS, LabelMap, parse_exact, parse_ranges, remap_image
+from data_prep.outputs import check_output_path, refuse_output_onto_input
 
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr")
 
@@ -71,6 +72,7 @@ def _output_name(path: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     label_map = label_map_from_args(args)
     source, output = Path(args.input), Path(args.output)
+    refuse_output_onto_input(output, (source,), folder=source.is_dir())
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.is_file() and p.name.endswith(VOLUME_SUFFIXES[:-1]))
         files = [p for p in files if not p.name.startswith(".")]
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
                 write_nifti_checked(remapped, stage / _output_name(path), source=str(path))
         print(f"{output}: {len(files)} label volumes written")
         return 0
+    check_output_path(output)
     if output.exists() and not args.overwrite:
         raise DataPrepError(f"{output}: already exists; choose another name or pass --overwrite")
     remapped = remap_image(read_image(source), label_map, nearest=args.nearest, source=str(source))

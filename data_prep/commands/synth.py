@@ -7,6 +7,7 @@ import inspect
 from pathlib import Path
 
 from data_prep.errors import DataPrepError
+from data_prep.outputs import check_output_path
 from data_prep.synth.phantoms import DIFFICULTIES, REALISTIC_TASKS, TASKS
 
 RAW_LAYOUTS = ("chaos-raw", "msd-raw")
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     for value, name in ((args.cases, "--cases"), *((s, "--size") for s in args.size or ())):
         if value is not None and value < 1:
             raise DataPrepError(f"{name} must be positive, got {value}")
+    check_output_path(args.out_dir, folder=True)
     if args.task in TASKS:
         from data_prep.synth.dataset import write_synth_dataset
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from data_prep.contract import DATALIST_JSON, DATASET_JSON, FINGERPRINT_JSON, PLAN_JSON
 from data_prep.io import write_json
+from data_prep.outputs import check_output_path, refuse_output_onto_input
 from data_prep.validate import DEFAULT_TOLERANCE, validate_dataset
 
 
@@ -36,6 +39,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report:  # checked before the cases are read; the dataset's own files are never overwritten
+        check_output_path(args.report)
+        dataset = Path(args.dataset_dir)
+        contract = [dataset / name for name in (DATASET_JSON, DATALIST_JSON, FINGERPRINT_JSON, PLAN_JSON)]
+        refuse_output_onto_input(args.report, [path for path in contract if path.exists()])
     report = validate_dataset(args.dataset_dir, tolerance=args.tolerance, workers=args.workers)
     if args.report:
         write_json(report, args.report)

@@ -10,6 +10,7 @@ from ignite.engine import Engine
 
 from bundle_tools.handlers.checkpoints import ResumeCheckpointLoader, save_atomic
 from bundle_tools.handlers.training_curves import TrainingCurves
+from data_prep.errors import DataPrepError
 
 
 def _trainer() -> Engine:
@@ -31,9 +32,9 @@ def test_resume_from_a_checkpoint_without_an_optional_key_starts_that_object_afr
     assert curves.history["epoch"] == [3]  # the epochs of the older run are not in that checkpoint
     assert torch.equal(load_dict["network"].weight, net.weight)
 
-    # without optional_keys, ignite's load_objects refuses the same checkpoint
+    # without optional_keys, the same checkpoint is refused, naming the file and the missing state
     engine = _trainer()
     strict = ResumeCheckpointLoader(str(path), {"training_curves": TrainingCurves(tmp_path)})
     strict.attach(engine)
-    with pytest.raises(ValueError, match="training_curves"):
+    with pytest.raises(DataPrepError, match=f"{path}: holds no 'training_curves' state"):
         strict(engine)

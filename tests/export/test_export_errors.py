@@ -4,6 +4,8 @@ network, weights that are not a plain state dict, a destination that exists, a b
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +104,53 @@ def test_cli_reports_the_error_and_exits_non_zero(bundle, tmp_path, eh):
     assert proc.stderr.startswith("error: ") and "model.pt: no trained weights" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "dest").exists()
+
+
+def _one_error_line(capsys, path) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], err
+    return lines[0]
+
+
+@pytest.mark.parametrize("target", ["torchscript", "onnx", "monailabel"])
+def test_cli_refuses_a_destination_below_a_file_before_loading_the_bundle(target, tmp_path, capsys):
+    from bundle_tools.cli import main
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("mine")
+    dest = blocker / "dest"
+    # the bundle folder does not even exist: the destination is checked first, in one line
+    assert main(["export", str(tmp_path / "no_bundle"), "--to", target, "--out", str(dest)]) == 1
+    assert f"{blocker} is a file" in _one_error_line(capsys, dest)
+    assert blocker.read_text() == "mine"
+
+
+def test_cli_refuses_a_destination_without_write_permission(tmp_path, capsys, monkeypatch):
+    from bundle_tools.cli import main
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    dest = locked / "dest"
+    assert main(["export", str(tmp_path / "no_bundle"), "--to", "torchscript", "--out", str(dest)]) == 1
+    assert "no write permission in" in _one_error_line(capsys, dest)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o755), (0o027, 0o750)], ids=["022", "027"])
+def test_staged_export_takes_the_umask_mode_and_removes_what_a_killed_export_left(tmp_path, umask, mode):
+    from bundle_tools.export.errors import staged_outputs
+
+    stale = [tmp_path / ".dest.abcd1234.partial", tmp_path / ".dest.zip.partial"]
+    stale[0].mkdir()
+    stale[1].write_text("half a zip")
+    old = os.umask(umask)
+    try:
+        with staged_outputs(tmp_path / "dest", extra=(".zip",)) as (stage, files):
+            (stage / "f").write_text("x")
+            files[".zip"].write_text("zip")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "dest").stat().st_mode) == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest", "dest.zip"]

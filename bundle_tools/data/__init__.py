@@ -1,0 +1,13 @@
+"""Data loading the bundles' configs name: a thread loader that re-raises its thread's error, the pre-flight
+check of a dataset before training, and the checks of inference inputs (see docs/architecture.md)."""
+
+from bundle_tools._lazy import lazy_exports
+
+_NAMES = {
+    "ThreadDataLoader": "loaders",
+    "CheckedThreadBuffer": "loaders",
+    "check_training_data": "preflight",
+    "inference_data": "inference_inputs",
+}
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES)

@@ -1,0 +1,170 @@
+"""The images an inference run reads, checked before anything is loaded, inferred or written.
+
+``inference.json``'s ``dataset#data`` is :func:`inference_data`: the images of ``--input_dir`` (every image
+suffix the project reads, :data:`INPUT_SUFFIXES`) or, without it, of the datalist's test split. Before the
+first case is inferred the run refuses, with one line per problem that names the file, when
+
+* ``--input_dir`` is not a folder or holds no image;
+* an image cannot be read, has the wrong number of axes, or another channel count than the plan the
+  weights were trained with (``plan.num_channels``); only the header is read
+  (``SimpleITK.ImageFileReader.ReadImageInformation``), so the check costs little;
+* a prediction it would write exists already (unless ``--overwrite true``), or two inputs would write the
+  same prediction.
+
+So a folder with one bad file stops before the first prediction is written, instead of after hours of
+inference with a traceback from a loader thread, or with a folder of predictions half new and half stale.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from data_prep.contract.manifest import IMAGE_SUFFIXES
+from data_prep.errors import DataPrepError
+from data_prep.plan import Plan, load_plan
+
+__all__ = [
+    "INPUT_SUFFIXES",
+    "check_inputs",
+    "existing_predictions",
+    "find_inputs",
+    "inference_data",
+    "input_problem",
+    "prediction_path",
+]
+
+INPUT_SUFFIXES = tuple(s for s in IMAGE_SUFFIXES if s != ".dcm")
+"""Suffixes of the images an input folder is searched for: those of the dataset contract, less DICOM
+(a DICOM volume is a series of files, converted first with ``python -m data_prep convert``)."""
+
+
+def find_inputs(input_dir: str | os.PathLike) -> list[Path]:
+    """The images directly inside ``input_dir`` (by :data:`INPUT_SUFFIXES`), sorted by name.
+
+    A missing folder, a file in its place and a folder without images are errors that name the folder.
+    """
+    if not str(input_dir).strip():
+        raise DataPrepError("--input_dir: an empty path; name the folder of images to infer")
+    folder = Path(input_dir)
+    if not folder.is_dir():
+        problem = "not a folder" if folder.exists() else "no such folder"
+        raise DataPrepError(f"{folder}: {problem} (--input_dir)")
+    found = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(INPUT_SUFFIXES))
+    if not found:
+        raise DataPrepError(
+            f"{folder}: no images to infer (--input_dir; looked for {', '.join(INPUT_SUFFIXES)})"
+        )
+    return found
+
+
+def input_problem(path: str | os.PathLike, num_channels: int, spatial_dims: int = 3) -> str | None:
+    """What makes ``path`` unfit for a network of ``num_channels`` input channels, or None.
+
+    The header is read alone. An image of ``spatial_dims`` axes has as many channels as pixel components;
+    one of ``spatial_dims + 1`` axes (a 4D NIfTI: MSD's multi-sequence MRI) as its last axis' size, the
+    channel axis ``LoadImaged(ensure_channel_first=True)`` makes of it.
+    """
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        return f"{path}: cannot be read as an image ({lines[-1] if lines else 'unreadable'})"
+    dims, size = reader.GetDimension(), reader.GetSize()
+    components = reader.GetNumberOfComponents()
+    if dims == spatial_dims:
+        channels = components
+    elif dims == spatial_dims + 1:
+        channels = size[-1] * components
+    else:
+        return (
+            f"{path}: {dims} axes {tuple(size)}; the bundle reads {spatial_dims} spatial axes "
+            f"(and optionally a channel axis)"
+        )
+    if channels != num_channels:
+        return (
+            f"{path}: {channels} channel{'s' if channels != 1 else ''} (size {tuple(size)}, {components} "
+            f"component{'s' if components != 1 else ''} per voxel); the weights take {num_channels} "
+            "(plan num_channels)"
+        )
+    return None
+
+
+def check_inputs(paths: Iterable[str | os.PathLike], num_channels: int, spatial_dims: int = 3) -> None:
+    """Raise :class:`DataPrepError` naming every image of ``paths`` that cannot be inferred (one a line)."""
+    paths = list(paths)
+    problems = [p for p in (input_problem(path, num_channels, spatial_dims) for path in paths) if p]
+    if problems:
+        raise DataPrepError(
+            f"{len(problems)} of {len(paths)} inputs cannot be inferred; nothing was written:\n"
+            + "\n".join(problems)
+        )
+
+
+def prediction_path(
+    image: str | os.PathLike, output_dir: str | os.PathLike, postfix: str = "seg", ext: str = ".nii.gz"
+) -> Path:
+    """Where ``SaveImaged(output_dir, output_postfix=postfix, output_ext=ext, separate_folder=False)``
+    writes the prediction of ``image`` (MONAI's own naming, :class:`monai.data.FolderLayout`)."""
+    from monai.data import FolderLayout
+
+    layout = FolderLayout(str(output_dir), postfix=postfix, extension=ext, parent=False, makedirs=False)
+    return Path(layout.filename(subject=str(image)))
+
+
+def existing_predictions(
+    images: Sequence[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    postfix: str = "seg",
+    ext: str = ".nii.gz",
+) -> list[Path]:
+    """The predictions of ``images`` that exist already in ``output_dir``.
+
+    Two images that would write the same prediction (``a.nii`` and ``a.mha``) are an error naming both.
+    """
+    seen: dict[Path, str] = {}
+    for image in images:
+        target = prediction_path(image, output_dir, postfix, ext)
+        if target in seen:
+            raise DataPrepError(f"{seen[target]} and {image}: both would be written to {target}")
+        seen[target] = str(image)
+    return [p for p in seen if p.exists()]
+
+
+def inference_data(
+    input_dir: str | os.PathLike | None,
+    images: Sequence[str | os.PathLike] | None,
+    plan: Plan | dict | str | os.PathLike,
+    output_dir: str | os.PathLike,
+    overwrite: bool = False,
+    postfix: str = "seg",
+    ext: str = ".nii.gz",
+) -> list[dict[str, str]]:
+    """``[{"image": path}, ...]`` of an inference run, every image checked, no prediction in the way.
+
+    Args:
+        input_dir: the folder of images to infer (``--input_dir``); None to infer ``images``.
+        images: the images to infer without ``input_dir`` (the datalist's test split).
+        plan: the plan the weights were trained with (its ``num_channels`` and spatial axes).
+        output_dir: where the predictions go.
+        overwrite: replace predictions that exist (``--overwrite true``); otherwise they are refused.
+        postfix, ext: the prediction names, as the saving transform's ``output_postfix``/``output_ext``.
+    """
+    plan = load_plan(plan)
+    paths = find_inputs(input_dir) if input_dir is not None else [Path(str(i)) for i in images or []]
+    if not paths:
+        raise DataPrepError("no images to infer: pass --input_dir or a datalist whose split lists images")
+    check_inputs(paths, plan.num_channels, plan.spatial_dims)
+    existing = existing_predictions(paths, output_dir, postfix, ext)
+    if existing and not overwrite:
+        shown = ", ".join(p.name for p in existing[:10]) + (", ..." if len(existing) > 10 else "")
+        raise DataPrepError(
+            f"{output_dir}: {len(existing)} prediction{'s' if len(existing) != 1 else ''} exist already "
+            f"({shown}); pass --overwrite true to replace them, or another --output_dir"
+        )
+    return [{"image": str(p)} for p in paths]
