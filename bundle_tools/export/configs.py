@@ -10,7 +10,8 @@
   ``CheckpointLoader`` at index 0 of ``train#handlers``, which would shift every position
   (:func:`check_handler_references`);
 * ``train.json``'s ``plan`` -> ``inference.json``'s (the preprocessing plan shipped in ``models/plan.json``:
-  MONAI Label fine-tunes the exported model on its own datastore, where no dataset ``plan.json`` exists).
+  MONAI Label fine-tunes the exported model on its own datastore, where no dataset ``plan.json`` exists),
+  with ``inference.json``'s ``ckpt_path`` when ``train.json`` has none (the plan is the one beside the weights).
 
 :data:`REQUIRED_IDS` are the ids MONAI Label's bundle tasks drive; :func:`check_required_ids` checks them.
 """
@@ -194,6 +195,8 @@ def rewrite_configs(
         out[name] = _map_strings(config, lambda k, v: rewrite_references(v) if _is_code(k, v) else v)
     if "plan" in out.get("train.json", {}) and "plan" in out.get("inference.json", {}):
         out["train.json"]["plan"] = out["inference.json"]["plan"]
+        if "ckpt_path" in out["inference.json"]:  # the plan is the one beside the weights (@ckpt_path)
+            out["train.json"].setdefault("ckpt_path", out["inference.json"]["ckpt_path"])
     named = _dotted_names([s for c in out.values() for s in code_strings(c, include_imports=False)])
     for config in out.values():
         if isinstance(config, dict):

@@ -4,7 +4,7 @@ Layout of ``DEST`` (its name is the model name in MONAI Label: ``<app>/model/<DE
 
     configs/   metadata.json (channel_def = the label names MONAI Label shows), inference.json,
                train.json, ... rewritten by :mod:`bundle_tools.export.configs`; logging.conf
-    models/    model.pt ({"model": state dict}), model.ts (scripted, checked), plan.json
+    models/    model.pt ({"model": state dict, "plan_sha256": hash of plan.json}), model.ts (scripted, checked), plan.json
     scripts/   the project packages the configs name, vendored (:mod:`bundle_tools.export.vendoring`)
     docs/      the bundle's docs, plus export.json (what was exported and how it was checked)
     LICENSE
@@ -29,6 +29,7 @@ from bundle_tools.export.errors import ExportError, staged_outputs
 from bundle_tools.export.report import write_report
 from bundle_tools.export.source import BundleSource, load_bundle
 from bundle_tools.export.to_torchscript import save_torchscript
+from bundle_tools.handlers.model_loader import file_sha256
 
 __all__ = ["export_monailabel", "exported_metadata"]
 
@@ -72,7 +73,7 @@ def _copy_plan(source: BundleSource, stage: Path) -> None:
         shutil.copyfile(decision, stage / "models" / decision.name)
     if plan.is_file():
         shutil.copyfile(plan, stage / "models" / "plan.json")
-    elif "plan.json" in json.dumps(source.configs["inference.json"]):
+    elif any(n in json.dumps(source.configs["inference.json"]) for n in ("plan.json", "plan_beside_weights")):
         raise ExportError(
             f"{plan}: missing; inference reads the preprocessing plan of training from there "
             "(training writes it; or copy the dataset's plan.json)"
@@ -122,7 +123,9 @@ def export_monailabel(
         check_required_ids(stage / "configs")
         models = stage / "models"
         models.mkdir()
-        torch.save({"model": source.state_dict}, models / "model.pt")
+        plan_file = source.root / "models" / "plan.json"  # copied unchanged below: its hash travels too
+        plan_hash = {"plan_sha256": file_sha256(plan_file)} if plan_file.is_file() else {}
+        torch.save({"model": source.state_dict, **plan_hash}, models / "model.pt")
         ts_record = save_torchscript(
             source,
             models / "model.ts",

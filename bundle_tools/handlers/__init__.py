@@ -12,6 +12,7 @@ _NAMES = {
     "loss_value": "progress",
     "TrainingCurves": "training_curves",
     "OverlaySaver": "overlay_saver",
+    "WorstCasesGallery": "worst_cases",
     "AttentionMapSaver": "attention_saver",
     "SegmentationReport": "segmentation_report",
     "HD95Handler": "surface_distance",

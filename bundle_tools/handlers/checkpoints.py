@@ -86,18 +86,18 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
 
 def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
     """The dict a ``torch.save`` wrote to ``path``, read weights-only and memory-mapped; a missing, truncated
-    or foreign file raises ``DataPrepError`` naming it."""
+    or foreign file raises ``DataPrepError`` ``'<path>: not a readable checkpoint (<reason>)'``."""
+    path = Path(path)
+    if not path.is_file():
+        reason = "not a file" if path.exists() else "no such file; train the bundle first or pass --ckpt_path"
+        raise DataPrepError(f"{path}: not a readable checkpoint ({reason})")
     try:
         saved = torch.load(path, map_location=map_location, weights_only=True, mmap=True)
-    except FileNotFoundError:
-        raise DataPrepError(f"{path}: no such checkpoint file") from None
     except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError, ...
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0][:160]
-        raise DataPrepError(
-            f"{path}: not a readable checkpoint ({reason}); truncated or not a torch.save file"
-        ) from None
+        raise DataPrepError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(saved, dict):
-        raise DataPrepError(f"{path}: not a checkpoint dict (holds a {type(saved).__name__})")
+        raise DataPrepError(f"{path}: not a readable checkpoint (holds a {type(saved).__name__}, not a dict)")
     return saved
 
 

@@ -1,9 +1,11 @@
-"""Dictionary transforms of the bundles: plan-driven normalisation and label conversions
+"""Dictionary transforms of the bundles: plan-driven normalisation, label conversions and
+the spatial rank of 2D cases
 (see docs/architecture.md)."""
 
 from bundle_tools._lazy import lazy_exports
 
 _NAMES = {
+    "DropSingletonAxesd": "spatial_rank",
     "MSDBrainTumourToMultiLabel": "plan_transforms",
     "MSDBrainTumourToMultiLabeld": "plan_transforms",
     "NormalizeFromPlan": "plan_transforms",

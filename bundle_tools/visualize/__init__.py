@@ -1,7 +1,8 @@
-"""Pictures a user looks at: training curves, prediction overlays, attention maps (see docs/architecture.md).
+"""Pictures a user looks at: training curves, prediction overlays, the worst
+cases, attention maps (see docs/architecture.md).
 
 Drawing only; the Ignite handlers that draw them during a run are in :mod:`bundle_tools.handlers`
-(``TrainingCurves``, ``OverlaySaver``, ``AttentionMapSaver``).
+(``TrainingCurves``, ``OverlaySaver``, ``WorstCasesGallery``, ``AttentionMapSaver``).
 """
 
 from bundle_tools._lazy import lazy_exports
@@ -10,6 +11,7 @@ _NAMES = {
     "training_curves_figure": "curves",
     "save_segmentation_overlay": "overlays",
     "save_attention_overlay": "attention",
+    "save_worst_cases": "gallery",
     "representative_slice": "slices",
     "PLANES": "slices",
 }

@@ -71,21 +71,22 @@ def intensity_window(image: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def show_image(ax: Axes, image2d: np.ndarray, window: tuple[float, float], aspect: float) -> Any:
-    """Draw a 2D slice in grey on ``ax``: first axis left to right, second bottom to top (RAS, ``origin="lower"``).
+def show_image(
+    ax: Axes, image2d: np.ndarray, window: tuple[float, float], aspect: float, origin: str = "lower"
+) -> Any:
+    """Draw a 2D slice in grey, or an RGB picture, on ``ax``: first axis left to right, second bottom to top
+    (RAS slices, ``origin="lower"``) or top to bottom (pictures, ``origin="upper"``).
 
     Args:
         ax: the panel.
-        image2d: the slice, ``(horizontal, vertical)``.
+        image2d: the slice, ``(horizontal, vertical)``, or an RGB picture ``(horizontal, vertical, 3)``.
         window: ``(low, high)`` intensities mapped to black and white (see :func:`intensity_window`).
         aspect: physical height / width of a pixel (vertical spacing / horizontal spacing).
+        origin: where the first row is drawn, as matplotlib's ``imshow``.
     """
     low, high = window
-    return ax.imshow(
-        image2d.T,
-        cmap="gray",
-        origin="lower",
-        vmin=low,
-        vmax=high if high > low else low + 1,
-        aspect=aspect,
-    )
+    high = high if high > low else low + 1
+    if image2d.ndim == 3:  # RGB: one window for the three channels keeps the colours
+        rgb = np.clip((image2d - low) / (high - low), 0.0, 1.0)
+        return ax.imshow(np.transpose(rgb, (1, 0, 2)), origin=origin, aspect=aspect)
+    return ax.imshow(image2d.T, cmap="gray", origin=origin, vmin=low, vmax=high, aspect=aspect)
