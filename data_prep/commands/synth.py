@@ -9,8 +9,11 @@ from pathlib import Path
 from data_prep.errors import DataPrepError
 from data_prep.outputs import check_output_path
 from data_prep.synth.phantoms import DIFFICULTIES, REALISTIC_TASKS, TASKS
+from data_prep.synth.polyps import KVASIR_SIZE, MIN_SIDE
 
-RAW_LAYOUTS = ("chaos-raw", "msd-raw")
+RAW_LAYOUTS = ("chaos-raw", "msd-raw", "kvasir-raw")
+#: raw layouts of 2D pictures, whose --size is (width, height)
+PICTURE_LAYOUTS = ("kvasir-raw",)
 MSD_TASKS = ("Task07_Pancreas", "Task01_BrainTumour")
 
 
@@ -18,13 +21,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register the ``synth`` sub-command."""
     parser = subparsers.add_parser(
         "synth",
-        help="write a synthetic dataset (abdominal, pancreas, brain_tumour) or a raw layout (chaos-raw, msd-raw)",
+        help="write a synthetic dataset (abdominal, pancreas, brain_tumour) or a raw layout "
+        "(chaos-raw, msd-raw, kvasir-raw)",
         description="Write synthetic data with plausible anatomy to OUT_DIR. abdominal (T2-like MR: liver, "
         "kidneys, spleen), pancreas (CT in HU: pancreas and tumour) and brain_tumour (4-channel MR: edema, "
         "non-enhancing and enhancing tumour) write a ready dataset folder: imagesTr/, labelsTr/, "
         "dataset.json, datalist.json and plan.json. chaos-raw and msd-raw write a raw source folder "
         "laid out like the CHAOS download or an MSD task folder (--msd-task), to feed 'convert' or "
-        "'prepare'. An OUT_DIR that already holds files is refused unless --overwrite.",
+        "'prepare'. kvasir-raw writes OUT_DIR/Kvasir-SEG/images/*.jpg and masks/*.jpg (same names, "
+        "Kvasir-like ids) of colonoscopy-like RGB pictures: reddish mucosa with vessels, vignetting, a "
+        "dark lumen and specular highlights, one or two irregular polyps that differ from the mucosa in "
+        "texture more than in colour, often a black endoscope frame; masks are JPEG with grey edges, as "
+        "Kvasir-SEG ships them; feed it to 'prepare kvasir'. An OUT_DIR that already holds files is "
+        "refused unless --overwrite.",
     )
     parser.add_argument(
         "task",
@@ -38,15 +47,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         type=int,
         default=None,
         metavar="N",
-        help="cases (patients for chaos-raw); default 8 (raw layouts: 4)",
+        help="cases (patients for chaos-raw, pictures for kvasir-raw); default 8 (raw layouts: 4)",
     )
     parser.add_argument(
         "--size",
         type=int,
-        nargs=3,
+        nargs="+",
         default=None,
-        metavar=("X", "Y", "Z"),
-        help="volume size; default 48 48 32 (raw layouts: their own default)",
+        metavar="N",
+        help="volume size X Y Z; default 48 48 32 (chaos-raw, msd-raw: their own default). For kvasir-raw "
+        f"the picture's WIDTH HEIGHT (each picture varies by up to 10 %%); default "
+        f"{KVASIR_SIZE[0]} {KVASIR_SIZE[1]}, at least {MIN_SIDE}",
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     parser.add_argument(
@@ -82,6 +93,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_size(args.task, args.size)
     for value, name in ((args.cases, "--cases"), *((s, "--size") for s in args.size or ())):
         if value is not None and value < 1:
             raise DataPrepError(f"{name} must be positive, got {value}")
@@ -114,15 +126,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_size(task: str, size: list[int] | None) -> None:
+    """Refuse a --size of the wrong number of values for ``task``: 2 (width, height) for pictures, else 3."""
+    if size is None:
+        return
+    axes = "WIDTH HEIGHT" if task in PICTURE_LAYOUTS else "X Y Z"
+    if len(size) != len(axes.split()):
+        given = " ".join(str(v) for v in size)
+        raise DataPrepError(
+            f"--size takes {len(axes.split())} values ({axes}) for {task}, got {len(size)}: {given}"
+        )
+    if task in PICTURE_LAYOUTS and min(size) < MIN_SIDE:
+        raise DataPrepError(
+            f"--size must be at least {MIN_SIDE} {MIN_SIDE} for {task}, got {size[0]} {size[1]}"
+        )
+
+
 def _write_raw_layout(args: argparse.Namespace) -> Path:
     """Dispatch to ``data_prep.synth.raw_layouts`` (imported here, so the other tasks never need it)."""
     from data_prep.synth import raw_layouts
 
+    size = tuple(args.size) if args.size else None
     if args.task == "chaos-raw":
         writer, kwargs = raw_layouts.write_chaos_raw, {"n_patients": args.cases}
+    elif args.task == "kvasir-raw":
+        writer, kwargs = raw_layouts.write_kvasir_raw, {"n_images": args.cases}
+        size = size or KVASIR_SIZE  # the command's picture size, not the writer's test-sized default
     else:
         writer, kwargs = raw_layouts.write_msd_raw, {"task": args.msd_task, "n_cases": args.cases}
-    kwargs.update(seed=args.seed, size=tuple(args.size) if args.size else None)
+    kwargs.update(seed=args.seed, size=size)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}  # the layout's own defaults otherwise
     if "overwrite" in inspect.signature(writer).parameters:
         kwargs["overwrite"] = args.overwrite

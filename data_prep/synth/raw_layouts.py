@@ -11,7 +11,8 @@ quirks of one public dataset from ``data_prep.synth.phantoms.synth_case`` volume
   labelsTr, imagesTs, and macOS ``._*`` files beside the volumes).
 - ``write_pancreas_ct_raw``: TCIA Pancreas-CT, nested ``<patient>/<study>/<series>/*.dcm`` plus a
   labels folder of ``labelNNNN.nii.gz``, some stored with a flipped slice axis.
-- ``write_kvasir_raw``: Kvasir-SEG, ``images/*.jpg`` and ``masks/*.jpg`` with the same names.
+- ``write_kvasir_raw``: Kvasir-SEG, ``images/*.jpg`` and ``masks/*.jpg`` with the same names, the
+  pictures drawn by ``data_prep.synth.polyps``.
 
 ``write_dicom_series`` writes any (x, y, z) array as a DICOM series with a given geometry.
 """
@@ -26,8 +27,9 @@ import numpy as np
 import SimpleITK as sitk
 from PIL import Image
 
-from data_prep.io import image_from_array, write_json
+from data_prep.io import image_from_array, write_bytes, write_json
 from data_prep.synth.phantoms import synth_case
+from data_prep.synth.polyps import jpeg_bytes, polyp_pictures
 
 #: CHAOS MR mask grey value of each class (background, liver, right kidney, left kidney, spleen)
 CHAOS_GREY = np.array([0, 63, 126, 189, 252], dtype=np.uint8)
@@ -333,23 +335,15 @@ def write_kvasir_raw(
 ) -> Path:
     """Write a Kvasir-SEG-like folder ``out_dir/Kvasir-SEG`` with ``images/*.jpg`` and ``masks/*.jpg``; returns it.
 
-    Pictures are (width, height) ``size`` plus a few pixels that vary per image; the polyp is an
-    ellipse, the mask a JPEG (so its edge holds grey values between 0 and 255).
+    Pictures (``data_prep.synth.polyps``: mucosa, light, vessels, highlights, one or two polyps) are
+    about (width, height) ``size``, varying per image, and named by Kvasir-like ids; the masks are
+    JPEG too, so their edges hold grey values between 0 and 255. Every file is written atomically.
     """
     root = Path(out_dir) / "Kvasir-SEG"
-    rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "masks").mkdir(parents=True, exist_ok=True)
-    alphabet = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
-    for _ in range(n_images):
-        width, height = size[0] + int(rng.integers(0, 8)), size[1] + int(rng.integers(0, 8))
-        name = "cju" + "".join(rng.choice(alphabet, 22)) + ".jpg"
-        rows, cols = np.mgrid[0:height, 0:width]
-        centre = rng.uniform(0.3, 0.7, 2) * (height, width)
-        radii = rng.uniform(0.12, 0.25, 2) * (height, width)
-        polyp = ((rows - centre[0]) / radii[0]) ** 2 + ((cols - centre[1]) / radii[1]) ** 2 < 1.0
-        base = np.array([200.0, 110.0, 100.0]) + rng.normal(0, 12, (height, width, 3))
-        base[polyp] += (-40.0, 20.0, 10.0)
-        Image.fromarray(np.clip(base, 0, 255).astype(np.uint8)).save(root / "images" / name, quality=90)
-        Image.fromarray((polyp * 255).astype(np.uint8)).save(root / "masks" / name, quality=75)
+    for picture in polyp_pictures(n_images, seed, tuple(size)):
+        write_bytes(jpeg_bytes(picture.rgb), root / "images" / f"{picture.name}.jpg")
+        mask = np.round(picture.mask * 255).astype(np.uint8)
+        write_bytes(jpeg_bytes(mask), root / "masks" / f"{picture.name}.jpg")
     return root
