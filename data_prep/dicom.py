@@ -17,7 +17,9 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from data_prep.errors import DataPrepError
+from data_prep.reader_guards import declared_size_problem, one_line
 
 #: tags read from every slice
 TAG_SERIES_UID = "0020|000e"
@@ -34,6 +37,13 @@ TAG_POSITION = "0020|0032"
 TAG_ORIENTATION = "0020|0037"
 TAG_PATIENT_ID = "0010|0020"
 TAG_MODALITY = "0008|0060"
+
+#: transfer syntaxes whose pixel data is stored raw (implicit/explicit VR little endian, explicit big endian)
+_RAW_TRANSFER_SYNTAXES = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+_DEFLATED_TRANSFER_SYNTAX = "1.2.840.10008.1.2.1.99"
+#: most bytes one compressed slice may declare (16384 x 16384 x 16 bit); the decoders hold several
+#: copies, so the volume cap would let a damaged Rows/Columns exhaust memory
+MAX_ENCAPSULATED_SLICE_BYTES = 1 << 29
 
 #: files that sit beside DICOM slices and are not slices
 _IGNORED_NAMES = {"DICOMDIR", "Thumbs.db", "desktop.ini"}
@@ -77,11 +87,23 @@ def list_series(folder: str | os.PathLike) -> dict[str, list[Path]]:
         raise DataPrepError(f"{folder}: no such folder")
     if not _candidate_files(folder):
         return {}
-    uids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    return {
-        uid: [Path(f) for f in sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid)]
-        for uid in uids
-    }
+    try:
+        uids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+        return {
+            uid: [Path(f) for f in sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid)]
+            for uid in uids
+        }
+    except RuntimeError as err:
+        _name_broken_file(folder, err)
+        raise  # unreachable: _name_broken_file always raises
+
+
+def _name_broken_file(folder: Path, err: RuntimeError) -> None:
+    """GDCM's series scan failed on some file of ``folder``: raise ``DataPrepError`` naming it when it
+    can be found (the first file that cannot be read on its own), else naming the folder."""
+    for path in _candidate_files(folder):
+        _read_slice(path)
+    raise DataPrepError(f"{folder}: GDCM cannot sort the files into series ({one_line(err)})")
 
 
 def find_series_folders(root: str | os.PathLike) -> list[Path]:
@@ -97,14 +119,60 @@ def find_series_folders(root: str | os.PathLike) -> list[Path]:
     return sorted(found)
 
 
+def transfer_syntax(path: Path) -> str:
+    """TransferSyntaxUID (0002,0010) of a DICOM file's meta header, or ``""`` when there is none to read."""
+    with open(path, "rb") as f:
+        head = f.read(8192)
+    if head[128:132] != b"DICM":
+        return ""
+    pos = 132
+    while pos + 8 <= len(head):
+        group, element = struct.unpack_from("<HH", head, pos)
+        if group != 0x0002:
+            return ""
+        vr = head[pos + 4 : pos + 6]
+        if vr in (b"OB", b"OW", b"UN", b"SQ", b"UT", b"UC", b"UR"):
+            if pos + 12 > len(head):
+                return ""
+            length, start = struct.unpack_from("<I", head, pos + 8)[0], pos + 12
+        else:
+            length, start = struct.unpack_from("<H", head, pos + 6)[0], pos + 8
+        if element == 0x0010:
+            return head[start : start + length].decode("ascii", "replace").strip("\x00 ")
+        pos = start + length
+    return ""
+
+
 def _read_slice(path: Path) -> sitk.Image:
+    """Read one DICOM file; its declared size is checked against the file before ITK allocates it."""
     reader = sitk.ImageFileReader()
     reader.SetImageIO("GDCMImageIO")
     reader.SetFileName(str(path))
     try:
-        return reader.Execute()
+        reader.ReadImageInformation()
     except RuntimeError:
         raise DataPrepError(f"{path}: not a DICOM file, or truncated (cannot be read)") from None
+    declared = math.prod(reader.GetSize()) * reader.GetNumberOfComponents() * _bytes_per_component(reader)
+    syntax, stored = transfer_syntax(path), path.stat().st_size
+    if syntax in _RAW_TRANSFER_SYNTAXES or syntax == _DEFLATED_TRANSFER_SYNTAX:
+        problem = declared_size_problem(declared, stored, compressed=syntax == _DEFLATED_TRANSFER_SYNTAX)
+    else:  # JPEG, JPEG 2000, RLE, or no syntax to read: no ratio bound, only a cap on one slice
+        problem = declared_size_problem(declared, MAX_ENCAPSULATED_SLICE_BYTES, compressed=False)
+    if problem:
+        raise DataPrepError(f"{path}: not a DICOM file, or truncated ({problem.replace('voxels', 'pixels')})")
+    try:
+        return reader.Execute()
+    except (RuntimeError, MemoryError):
+        raise DataPrepError(f"{path}: not a DICOM file, or truncated (cannot be read)") from None
+
+
+def _bytes_per_component(reader: sitk.ImageFileReader) -> int:
+    """Bytes of one pixel component of the pixel type ``reader`` announces (8 when unknown)."""
+    name = sitk.GetPixelIDValueAsString(reader.GetPixelID())
+    for bits in ("8", "16", "32", "64"):
+        if f" {bits}-bit" in f" {name}":
+            return int(bits) // 8
+    return 8
 
 
 def _tag(image: sitk.Image, tag: str) -> str:
@@ -112,14 +180,29 @@ def _tag(image: sitk.Image, tag: str) -> str:
 
 
 def _floats(image: sitk.Image, tag: str, count: int, path: Path) -> np.ndarray:
+    """``count`` finite numbers of a backslash-separated tag, or ``DataPrepError`` naming the file."""
     text = _tag(image, tag)
     try:
         values = np.array([float(v) for v in text.split("\\")])
     except ValueError:
         values = np.array([])
-    if values.size != count:
-        raise DataPrepError(f"{path}: tag {tag} should hold {count} numbers, found {text!r}")
+    if values.size != count or not np.isfinite(values).all():
+        raise DataPrepError(f"{path}: tag {tag} should hold {count} finite numbers, found {text!r}")
     return values
+
+
+def _check_orientation(orientation: np.ndarray, path: Path) -> None:
+    """ImageOrientationPatient must be two orthogonal unit vectors (a direction matrix ITK accepts)."""
+    row, col = orientation[:3], orientation[3:]
+    if (
+        abs(np.linalg.norm(row) - 1) > 0.01
+        or abs(np.linalg.norm(col) - 1) > 0.01
+        or abs(float(row @ col)) > 0.01
+    ):
+        raise DataPrepError(
+            f"{path}: ImageOrientationPatient {tuple(float(v) for v in orientation)} is not two orthogonal "
+            "unit vectors"
+        )
 
 
 def _pick_series(folder: Path, series: dict[str, list[Path]], series_uid: str | None) -> str:
@@ -187,7 +270,13 @@ def check_slice_gaps(
 
 
 def _stack(slices: list[sitk.Image]) -> np.ndarray:
-    arrays = [sitk.GetArrayFromImage(s) for s in slices]
+    """(z, rows, cols[, components]) array of single-slice images (2D or 3D with one slice each)."""
+    arrays = []
+    for s in slices:
+        a = sitk.GetArrayFromImage(s)
+        if s.GetDimension() == 2:
+            a = a[None]
+        arrays.append(a)
     dtype = np.result_type(*arrays)
     return np.concatenate([a.astype(dtype, copy=False) for a in arrays], axis=0)
 
@@ -236,11 +325,20 @@ def read_dicom_series(
         raise DataPrepError(f"{multi_frame[0]}: multi-frame file inside a series of {len(files)} files")
 
     orientation = _floats(first, TAG_ORIENTATION, 6, first_path)
+    _check_orientation(orientation, first_path)
     size = first.GetSize()[:2]
     spacing = first.GetSpacing()[:2]
+    if not (np.isfinite(spacing).all() and min(spacing) > 0):
+        raise DataPrepError(f"{first_path}: pixel spacing {spacing} is not two positive numbers")
+    components = first.GetNumberOfComponentsPerPixel()
     normal = np.cross(orientation[:3], orientation[3:])
     positions = []
     for path, image in zip(files, slices, strict=True):
+        if image.GetNumberOfComponentsPerPixel() != components:
+            raise DataPrepError(
+                f"{path}: {image.GetNumberOfComponentsPerPixel()} samples per pixel but {first_path.name} "
+                f"has {components}"
+            )
         if image.GetSize()[:2] != size:
             raise DataPrepError(
                 f"{path}: {image.GetSize()[0]}x{image.GetSize()[1]} pixels (cols x rows) but "
@@ -284,11 +382,13 @@ def _summary_tags(image: sitk.Image) -> dict[str, str]:
 def is_dicom_folder(folder: str | os.PathLike) -> bool:
     """Whether ``folder`` directly holds at least one DICOM series."""
     folder = Path(folder)
-    return (
-        folder.is_dir()
-        and bool(_candidate_files(folder))
-        and bool(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)))
-    )
+    if not (folder.is_dir() and _candidate_files(folder)):
+        return False
+    try:
+        return bool(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)))
+    except RuntimeError as err:
+        _name_broken_file(folder, err)
+        raise  # unreachable: _name_broken_file always raises
 
 
 def read_single_series_under(root: str | os.PathLike, *, series_uid: str | None = None) -> DicomSeries:

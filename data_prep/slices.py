@@ -24,8 +24,13 @@ from PIL import Image, UnidentifiedImageError
 
 from data_prep.dicom import DicomSeries
 from data_prep.errors import DataPrepError
+from data_prep.reader_guards import one_line
 
 SLICE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+#: most pixels a slice picture may declare (8192 x 8192, far beyond any scanner or endoscope); checked
+#: before Pillow allocates them, since a damaged header can declare gigapixels in a file of 100 bytes
+#: (Pillow itself refuses only above 2 x 89 M pixels, with its own error type)
+MAX_SLICE_PIXELS = 1 << 26
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -71,12 +76,7 @@ def read_slice_picture(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DataPrepError(f"{path}: no such file")
-    try:
-        with Image.open(path) as picture:
-            picture.load()
-            array = np.asarray(picture)
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise DataPrepError(f"{path}: cannot be read as a picture ({err})") from None
+    array = decode_picture(path)
     if array.ndim == 3:
         colour = array[..., :3] if array.shape[-1] >= 3 else array[..., :1]
         if not (colour == colour[..., :1]).all():
@@ -87,6 +87,35 @@ def read_slice_picture(path: str | os.PathLike) -> np.ndarray:
     if array.ndim != 2:
         raise DataPrepError(f"{path}: expected a 2D picture, found shape {array.shape}")
     return array
+
+
+def decode_picture(path: Path, mode: str | None = None) -> np.ndarray:
+    """Decode one picture with Pillow (converted to ``mode`` when given); any decoding failure is a
+    ``DataPrepError`` naming the file.
+
+    Pillow's plugins raise whatever their parser meets on a damaged file (``OSError``, ``SyntaxError``,
+    ``ValueError``, ``struct.error``, ``zlib.error``, ``EOFError``, ``DecompressionBombError``, ...), so
+    every exception of the decoding step is taken as a bad file. The declared size is checked against
+    :data:`MAX_SLICE_PIXELS` before the pixels are allocated.
+    """
+    try:
+        with Image.open(path) as picture:
+            width, height = picture.size
+            if width * height > MAX_SLICE_PIXELS:
+                raise DataPrepError(
+                    f"{path}: header declares {width}x{height} pixels, more than the {MAX_SLICE_PIXELS} "
+                    "accepted (damaged file?)"
+                )
+            picture.load()
+            return np.asarray(picture.convert(mode) if mode else picture)
+    except DataPrepError:
+        raise
+    except UnidentifiedImageError:
+        raise DataPrepError(f"{path}: cannot be read as a picture (not a known picture format)") from None
+    except Exception as err:  # noqa: BLE001 - see the docstring: a damaged picture raises anything
+        raise DataPrepError(
+            f"{path}: cannot be read as a picture ({type(err).__name__}: {one_line(err, 'damaged')})"
+        ) from None
 
 
 def order_by_series(slice_files: Sequence[Path], series: DicomSeries) -> list[Path] | None:

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
-from PIL import Image, UnidentifiedImageError
 
 from data_prep.convert import write_nifti_checked
 from data_prep.errors import DataPrepError
@@ -27,7 +26,7 @@ from data_prep.recipes._common import (
     check_raw_dir,
     manifest,
 )
-from data_prep.slices import natural_key
+from data_prep.slices import decode_picture, natural_key
 
 MASK_THRESHOLD = 128
 PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -52,11 +51,7 @@ def _pictures(folder: Path) -> dict[str, Path]:
 
 
 def _read(path: Path, mode: str) -> np.ndarray:
-    try:
-        with Image.open(path) as picture:
-            return np.asarray(picture.convert(mode))
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise DataPrepError(f"{path}: cannot be read as a picture ({err})") from None
+    return decode_picture(path, mode)  # the slice reader's guards: size, any decoding error named
 
 
 def convert_case(job: tuple[str, str, str, str]) -> None:
