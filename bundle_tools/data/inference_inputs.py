@@ -64,8 +64,9 @@ def find_inputs(input_dir: str | os.PathLike) -> list[Path]:
 def input_problem(path: str | os.PathLike, num_channels: int, spatial_dims: int = 3) -> str | None:
     """What makes ``path`` unfit for a network of ``num_channels`` input channels, or None.
 
-    The header is read alone. An image of ``spatial_dims`` axes has as many channels as pixel components;
-    one of ``spatial_dims + 1`` axes (a 4D NIfTI: MSD's multi-sequence MRI) as its last axis' size, the
+    The header is read alone. Size-1 axes after the spatial ones are dropped first (``prepare kvasir``
+    stores a picture as an ``(x, y, 1, 3)`` NIfTI, which a 2D bundle reads as ``(3, x, y)``). An image of
+    ``spatial_dims`` axes has as many channels as pixel components; one of ``spatial_dims + 1`` axes (a 4D NIfTI: MSD's multi-sequence MRI) as its last axis' size, the
     channel axis ``LoadImaged(ensure_channel_first=True)`` makes of it.
     """
     reader = sitk.ImageFileReader()
@@ -75,8 +76,12 @@ def input_problem(path: str | os.PathLike, num_channels: int, spatial_dims: int 
     except RuntimeError as err:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         return f"{path}: cannot be read as an image ({lines[-1] if lines else 'unreadable'})"
-    dims, size = reader.GetDimension(), reader.GetSize()
-    components = reader.GetNumberOfComponents()
+    size = list(reader.GetSize())
+    while (
+        len(size) > spatial_dims + 1 and size[spatial_dims] == 1
+    ):  # a 2D case stored as one slice (x, y, 1, C)
+        del size[spatial_dims]
+    dims, components = len(size), reader.GetNumberOfComponents()
     if dims == spatial_dims:
         channels = components
     elif dims == spatial_dims + 1:

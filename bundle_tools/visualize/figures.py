@@ -80,13 +80,15 @@ def show_image(
     Args:
         ax: the panel.
         image2d: the slice, ``(horizontal, vertical)``, or an RGB picture ``(horizontal, vertical, 3)``.
-        window: ``(low, high)`` intensities mapped to black and white (see :func:`intensity_window`).
+        window: ``(low, high)`` intensities mapped to black and white (see :func:`intensity_window`); an RGB
+            picture is windowed per channel (1st to 99th percentile) instead.
         aspect: physical height / width of a pixel (vertical spacing / horizontal spacing).
         origin: where the first row is drawn, as matplotlib's ``imshow``.
     """
     low, high = window
     high = high if high > low else low + 1
-    if image2d.ndim == 3:  # RGB: one window for the three channels keeps the colours
-        rgb = np.clip((image2d - low) / (high - low), 0.0, 1.0)
+    if image2d.ndim == 3:  # RGB, normalised per channel by the plan: each channel gets its own window back
+        lows, highs = np.percentile(image2d, (1, 99), axis=(0, 1))
+        rgb = np.clip((image2d - lows) / np.maximum(highs - lows, 1e-6), 0.0, 1.0)
         return ax.imshow(np.transpose(rgb, (1, 0, 2)), origin=origin, aspect=aspect)
     return ax.imshow(image2d.T, cmap="gray", origin=origin, vmin=low, vmax=high, aspect=aspect)

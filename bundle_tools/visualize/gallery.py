@@ -39,18 +39,18 @@ def save_worst_cases(
         raise ValueError("no cases to draw")
     names = class_name_map(class_names, include_background=False) if class_names is not None else {}
     classes = present_classes([view for _, _, view in cases], names)
-    fig = new_figure((2 * 3.2 + 1.8, 3.2 * len(cases) + 0.4))
+    fig = new_figure((2 * 3.2 + 1.8, 3.2 * len(cases) + 0.6))
     for row, (name, score, view) in enumerate(cases):
         window = intensity_window(view.image)
         plain = fig.add_subplot(len(cases), 2, 2 * row + 1)
         show_image(plain, view.image, window, view.aspect, view.origin)
         plain.set_axis_off()
-        plain.set_title(f"{name}  ({view.name})", fontsize=9, loc="left")
+        plain.set_title(name if view.name == "picture" else f"{name}  ({view.name})", fontsize=9, loc="left")
         overlay = fig.add_subplot(len(cases), 2, 2 * row + 2)
         draw_view(overlay, view, classes, window)
         overlay.set_title(f"{score_name} {score:.3f}" if np.isfinite(score) else score_name, fontsize=9)
     fig.legend(handles=legend_handles(classes, names), loc="center right", fontsize=8, frameon=False)
     fig.suptitle(f"worst {len(cases)} case(s) by {score_name}", fontsize=10)
-    fig.subplots_adjust(left=0.02, right=1 - 1.8 / fig.get_figwidth(), top=1 - 0.5 / fig.get_figheight(),
+    fig.subplots_adjust(left=0.02, right=1 - 1.8 / fig.get_figwidth(), top=1 - 0.7 / fig.get_figheight(),
                         bottom=0.02, wspace=0.05, hspace=0.15)  # fmt: skip
     return save_png(fig, path)

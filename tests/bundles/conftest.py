@@ -27,6 +27,7 @@ BUNDLE_TASKS = {
     "abdominal_mri_attention_unet": "abdominal",
     "pancreas_ct_attention_unet": "pancreas",
     "brain_tumour_mri_cbam_unet": "brain_tumour",
+    "polyp_kvasir_cbam_unet": "kvasir",
 }
 ATTENTION_BUNDLES = {"abdominal_mri_attention_unet", "pancreas_ct_attention_unet"}
 
@@ -53,7 +54,18 @@ def env() -> dict[str, str]:
 
 
 def synth(task: str, out: Path, cases: int = 6, size: Sequence[int] = (40, 40, 32), seed: int = 0) -> Path:
-    """``python -m data_prep synth TASK OUT --cases N --size X Y Z`` (in a subprocess, like a user)."""
+    """``python -m data_prep synth TASK OUT --cases N --size X Y Z`` (in a subprocess, like a user).
+
+    ``kvasir``: 12 pictures of ``size[:2]`` pixels (``synth kvasir-raw``), then ``prepare kvasir``.
+    """
+    if task == "kvasir":
+        raw = out.with_name(out.name + "_raw")
+        cmd = [sys.executable, "-m", "data_prep", "synth", "kvasir-raw", str(raw), "--cases", str(max(cases, 12)),
+               "--size", *map(str, size[:2]), "--seed", str(seed)]  # fmt: skip
+        subprocess.run(cmd, check=True, env=env(), capture_output=True, timeout=300)
+        cmd = [sys.executable, "-m", "data_prep", "prepare", "kvasir", str(raw), str(out), "--workers", "1"]
+        subprocess.run(cmd, check=True, env=env(), capture_output=True, timeout=300)
+        return out
     cmd = [
         sys.executable,
         "-m",

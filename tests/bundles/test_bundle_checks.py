@@ -11,7 +11,12 @@ import pytest
 import torch
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export, verify_metadata, verify_net_in_out
 
-BUNDLE_NAMES = ["abdominal_mri_attention_unet", "brain_tumour_mri_cbam_unet", "pancreas_ct_attention_unet"]
+BUNDLE_NAMES = [
+    "abdominal_mri_attention_unet",
+    "brain_tumour_mri_cbam_unet",
+    "pancreas_ct_attention_unet",
+    "polyp_kvasir_cbam_unet",
+]
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "bundle_tools" / "schemas" / "meta_schema.json"
 
@@ -103,7 +108,7 @@ def test_ckpt_export_torchscript_matches_network(name, tmp_path):
         bundle_root=str(configs.parent),
     )
     scripted = torch.jit.load(str(ts_path)).eval()
-    x = torch.randn(1, net_in(parser), 32, 32, 32)
+    x = torch.randn(1, net_in(parser), *((32,) * 3 if net.spatial_dims == 3 else (128, 128)))
     with torch.no_grad():
         torch.testing.assert_close(scripted(x), net(x), rtol=1e-4, atol=1e-4)
     extra = {"metadata.json": "", "inference.json": ""}

@@ -10,7 +10,12 @@ from monai.bundle import ConfigParser
 from monai.bundle.utils import DEFAULT_HANDLERS_ID
 from monai.utils import path_to_sqlite_uri
 
-BUNDLE_NAMES = ["abdominal_mri_attention_unet", "brain_tumour_mri_cbam_unet", "pancreas_ct_attention_unet"]
+BUNDLE_NAMES = [
+    "abdominal_mri_attention_unet",
+    "brain_tumour_mri_cbam_unet",
+    "pancreas_ct_attention_unet",
+    "polyp_kvasir_cbam_unet",
+]
 REPO = Path(__file__).resolve().parents[2]
 
 
