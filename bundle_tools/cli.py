@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bundle_tools.export.cli",
     "bundle_tools.metrics.folders",
     "bundle_tools.config.compose",
+    "bundle_tools.tune.cli",
 )
 
 

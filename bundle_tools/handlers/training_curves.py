@@ -3,11 +3,17 @@
 :class:`TrainingCurves` records the loss per epoch and the validator's metrics (mean Dice and per-class
 Dice from MONAI's ``MeanDice(save_details=True)``) and draws them with
 :func:`bundle_tools.visualize.curves.training_curves_figure`. Its history is a ``state_dict()``, so a
-resumed training keeps the epochs before the interruption.
+resumed training keeps the epochs before the interruption. Beside the PNG, ``training_curves.csv`` holds the
+same history as numbers (one row per epoch: ``epoch``, ``loss``, each validation metric, the main metric
+per class), rewritten atomically with the picture, for users and for ``python -m bundle_tools tune``, which
+reads it while a trial trains.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,8 +29,9 @@ from bundle_tools.handlers.checkpoints import is_rank0
 from bundle_tools.metrics.names import class_name_map
 from bundle_tools.visualize.curves import empty_history, plain_history, training_curves_figure
 from bundle_tools.visualize.figures import save_png
+from data_prep.io import write_text
 
-__all__ = ["TrainingCurves"]
+__all__ = ["TrainingCurves", "history_csv"]
 
 
 class TrainingCurves:
@@ -147,10 +154,21 @@ class TrainingCurves:
         return training_curves_figure(self.history, self.metric_name)
 
     def draw(self) -> Path | None:
-        """Write the PNG from the recorded history; returns its path (None on ranks other than 0)."""
+        """Write the PNG and the CSV from the recorded history; returns the PNG's path (None on ranks other
+        than 0)."""
         if not is_rank0():
             return None
+        self.write_csv()
         return save_png(self.figure(), self.path)
+
+    @property
+    def csv_path(self) -> Path:
+        """The CSV beside the PNG (``training_curves.csv``)."""
+        return self.path.with_suffix(".csv")
+
+    def write_csv(self) -> Path:
+        """Write the history as :func:`history_csv` to :attr:`csv_path` atomically; returns its path."""
+        return write_text(history_csv(self.history, self.metric_name), self.csv_path)
 
     def _start_epoch(self, engine: Engine) -> None:
         self._epoch_losses = []
@@ -196,6 +214,37 @@ class TrainingCurves:
         self.record(epoch, metrics=metrics, per_class=per_class)
         if self._drawn_epoch == epoch or self._trainer is None:  # else the trainer's epoch end draws it
             self.draw()
+
+
+def history_csv(history: Mapping[str, Any], metric_name: str | None = None) -> str:
+    """The CSV text of a history: a row per epoch with a loss or a validation, in epoch order.
+
+    Columns: ``epoch``, ``loss``, each validation metric (e.g. ``val_mean_dice``, ``val_hd95_mm``), then
+    the main metric per class as ``<metric>_<class>`` (spaces in a class name become ``_``). A value an
+    epoch does not have (no validation that epoch, a metric that was not finite) is an empty cell.
+
+    Args:
+        history: the recorded values (see :mod:`bundle_tools.visualize.curves`).
+        metric_name: the main metric, the prefix of the per-class columns.
+    """
+
+    def by_epoch(epochs: Sequence[Any], values: Sequence[Any]) -> dict[int, float]:
+        return {int(e): float(v) for e, v in zip(epochs, values, strict=False)}
+
+    prefix = metric_name or "metric"
+    columns = {"loss": by_epoch(history["epoch"], history["loss"])}
+    for name, values in history["metrics"].items():
+        columns[str(name)] = by_epoch(history["val_epoch"], values)
+    for name, values in history["per_class"].items():
+        columns[f"{prefix}_{str(name).replace(' ', '_')}"] = by_epoch(history["val_epoch"], values)
+    epochs = sorted({int(e) for e in history["epoch"]} | {int(e) for e in history["val_epoch"]})
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["epoch", *columns])
+    for epoch in epochs:
+        cells = (column.get(epoch) for column in columns.values())
+        writer.writerow([epoch, *("" if v is None or not math.isfinite(v) else repr(v) for v in cells)])
+    return text.getvalue()
 
 
 def _is_scalar(value: Any) -> bool:
