@@ -123,6 +123,38 @@ def stop_bundle(proc: subprocess.Popen) -> str:
     return proc.communicate()[0] or ""
 
 
+def train_until(
+    args: Sequence[Any], cwd: Path, best_path: Path, threshold: float, timeout: float = 420
+) -> tuple:
+    """Run a training (``python -m monai.bundle ARGS``) until ``best_path`` (written atomically at every new
+    best) holds a metric above ``threshold``, the run ends, or ``timeout`` seconds pass; then stop it.
+
+    Returns ``(best, output)``: the last ``{"metric", "epoch", ...}`` read (metric -inf when none) and the
+    run's output.
+    """
+    import time
+
+    import torch
+
+    proc = popen_bundle(args, cwd=cwd, capture_output=True)
+    best: dict[str, Any] = {"metric": float("-inf"), "epoch": 0}
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if best_path.exists():
+                best = torch.load(best_path, weights_only=True)
+                if best["metric"] > threshold:
+                    break
+            if proc.poll() is not None:
+                break
+            time.sleep(1.0)
+    finally:
+        output = stop_bundle(proc)
+    if best_path.exists():
+        best = torch.load(best_path, weights_only=True)
+    return best, output
+
+
 def copy_bundle(name: str, dest_root: Path) -> Path:
     """A clean copy of ``bundles/NAME`` (configs, docs, LICENSE, empty models/) under ``dest_root``."""
     dest = dest_root / name
@@ -177,6 +209,7 @@ def bh():
         run_bundle=run_bundle,
         popen_bundle=popen_bundle,
         stop_bundle=stop_bundle,
+        train_until=train_until,
         copy_bundle=copy_bundle,
         config_list=config_list,
         load_json=load_json,
