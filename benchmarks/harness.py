@@ -14,12 +14,15 @@ processes on a small machine slow each other several-fold):
 - ``data_prep``  benchmarks/bench_data_prep.py: analyze and prepare throughput;
 - ``gpu``        benchmarks/bench_gpu.py: on a CUDA device, inference of the abdominal bundle vs MONAI's stock
   fp32 sliding window and training steps of each bundle, with fp16/bf16 autocast, channels-last,
-  ``cudnn.benchmark`` and ``torch.compile``; without one it says the GPU figures stay pending and exits 0.
+  ``cudnn.benchmark`` and ``torch.compile``; without one it says the GPU figures stay pending and exits 0;
+- ``polyp``      benchmarks/bench_polyp.py: the 2D polyp bundle's training images/s and inference ms/picture
+  against MONAI's stock fp32 engines, and its seed study (plain U-Net, tuned U-Net, tuned CBAM U-Net on
+  synthetic Kvasir-like pictures, scored on the held-out test split).
 
 ``--quick`` runs every part on tiny sizes without touching BENCHMARKS.md (CI runs it so the harness cannot
 rot; it asserts nothing about time); the ``gpu`` part then runs its code on the CPU (``--device cpu``).
 
-    python benchmarks/harness.py [--quick] [--only inference training evaluation networks data_prep gpu]
+    python benchmarks/harness.py [--quick] [--only inference training evaluation networks data_prep gpu polyp]
 """
 
 from __future__ import annotations
@@ -38,8 +41,12 @@ PARTS = {
     "networks": "bench_networks.py",
     "data_prep": "bench_data_prep.py",
     "gpu": "bench_gpu.py",
+    "polyp": "bench_polyp.py",
 }
-QUICK_ARGS = {"gpu": ["--device", "cpu"]}  # no CUDA where CI runs: exercise the GPU part's code on the CPU
+QUICK_ARGS = {
+    "gpu": ["--device", "cpu"],  # no CUDA where CI runs: exercise the GPU part's code on the CPU
+    "polyp": ["--part", "speed"],  # the study is a dozen trainings even when tiny; its wiring has unit tests
+}
 
 
 def main(argv: list[str] | None = None) -> int:

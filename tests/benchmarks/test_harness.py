@@ -24,7 +24,7 @@ def test_harness_quick_runs_every_part_and_leaves_benchmarks_md_alone(nnunet_pyt
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    for part in ("inference", "training", "evaluation", "networks", "data_prep", "gpu"):
+    for part in ("inference", "training", "evaluation", "networks", "data_prep", "gpu", "polyp"):
         assert f"== {part}:" in out
     assert "bench_gpu.py --quick --no-write --device cpu" in out
     # the inference table has the anchor, the bundle, nnU-Net (measured, not skipped) and the memory line
@@ -43,6 +43,10 @@ def test_harness_quick_runs_every_part_and_leaves_benchmarks_md_alone(nnunet_pyt
         assert f"| {bundle} | 32x32x16 x 1 | fp32 (anchor) |" in out
         assert f"| {bundle} | 32x32x16 x 1 | bf16 + channels-last + cudnn.benchmark |" in out
     assert out.count("skipped on CPU |") == 2 + 2 * len(bundles)
+    # the polyp part (speed only in quick mode): both speed tables against the stock anchor
+    assert "| MONAI stock (anchor) | SupervisedTrainer, float32, contiguous |" in out
+    assert "| bundle (as shipped) | AmpSupervisedTrainer," in out
+    assert "| MONAI stock (anchor) | overlap 0.5, sw_batch 4, constant, float32 |" in out
     assert (REPO / "BENCHMARKS.md").read_bytes() == before
 
 
