@@ -4,7 +4,8 @@
 evaluator), ``handlers`` (checkpoints, early stop, curves, reports), ``metrics``
 (Dice, HD95, ASSD in mm), ``losses``, ``inferers`` (flip TTA), ``transforms`` (plan-driven preprocessing),
 ``postprocess`` (largest component), ``optimizers`` (learning-rate schedules), ``visualize`` (pictures),
-``config`` (bundle root, flags, plan checks) and ``export`` (TorchScript, ONNX, MONAI Label).
+``config`` (bundle root, flags, plan checks), ``experiments`` (cross-validation, comparisons), ``tune``
+(hyper-parameter search) and ``export`` (TorchScript, ONNX, MONAI Label).
 
 The rooms are imported on first use (PEP 562), so ``import bundle_tools`` in an inference config does not
 import matplotlib or the metrics' scipy.
@@ -19,6 +20,7 @@ ROOMS = (
     "config",
     "data",
     "engines",
+    "experiments",
     "export",
     "handlers",
     "inferers",
@@ -27,6 +29,7 @@ ROOMS = (
     "optimizers",
     "postprocess",
     "transforms",
+    "tune",
     "visualize",
 )
 

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bundle_tools.metrics.folders",
     "bundle_tools.config.compose",
     "bundle_tools.tune.cli",
+    "bundle_tools.experiments.cli",
 )
 
 

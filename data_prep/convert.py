@@ -120,6 +120,8 @@ def load_input(
     - a folder of PNG/JPEG/TIFF slices (natural name order), or ``slice_list`` naming them in
       order (relative names are relative to ``source``): stacked, with the geometry of
       ``reference_dicom`` or the given ``spacing``;
+    - a DICOM SEG file: its label map (label = segment number) on the grid of its frames, which for the
+      bundles' SEGs (every frame kept) is the source series' grid;
     - a file: any ITK-readable volume (NIfTI, MHA, NRRD, ...).
     """
     source = Path(source)
@@ -146,6 +148,10 @@ def load_input(
         raise DataPrepError(
             f"{source}: --slices-from-list, --reference-dicom and --spacing need a folder of slices"
         )
+    from data_prep.dicom_seg import is_dicom_seg, read_dicom_seg  # pydicom only when needed
+
+    if is_dicom_seg(source):
+        return read_dicom_seg(source)
     return read_image(source)
 
 

@@ -23,12 +23,14 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
+from bundle_tools.data.dicom_inputs import dicom_series_folders, source_of, stage_dicom_inputs
 from data_prep.contract.manifest import IMAGE_SUFFIXES
 from data_prep.errors import DataPrepError
 from data_prep.plan import Plan, load_plan
 
 __all__ = [
     "INPUT_SUFFIXES",
+    "OUTPUT_FORMATS",
     "check_inputs",
     "existing_predictions",
     "find_inputs",
@@ -39,11 +41,15 @@ __all__ = [
 
 INPUT_SUFFIXES = tuple(s for s in IMAGE_SUFFIXES if s != ".dcm")
 """Suffixes of the images an input folder is searched for: those of the dataset contract, less DICOM
-(a DICOM volume is a series of files, converted first with ``python -m data_prep convert``)."""
+(a DICOM volume is a series of files, found by SeriesInstanceUID: :mod:`bundle_tools.data.dicom_inputs`)."""
+
+OUTPUT_FORMATS = ("nifti", "dicom_seg")
+"""``--output_format``: NIfTI label maps, or DICOM SEG on the source series as well."""
 
 
 def find_inputs(input_dir: str | os.PathLike) -> list[Path]:
-    """The images directly inside ``input_dir`` (by :data:`INPUT_SUFFIXES`), sorted by name.
+    """The images directly inside ``input_dir`` (by :data:`INPUT_SUFFIXES`), sorted by name, then the folders
+    under it (itself included) that hold DICOM series.
 
     A missing folder, a file in its place and a folder without images are errors that name the folder.
     """
@@ -54,9 +60,10 @@ def find_inputs(input_dir: str | os.PathLike) -> list[Path]:
         problem = "not a folder" if folder.exists() else "no such folder"
         raise DataPrepError(f"{folder}: {problem} (--input_dir)")
     found = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(INPUT_SUFFIXES))
+    found += dicom_series_folders(folder)  # staged as NIfTI by inference_data (dicom_inputs)
     if not found:
         raise DataPrepError(
-            f"{folder}: no images to infer (--input_dir; looked for {', '.join(INPUT_SUFFIXES)})"
+            f"{folder}: no images to infer (--input_dir; looked for {', '.join(INPUT_SUFFIXES)} and DICOM series)"
         )
     return found
 
@@ -149,8 +156,13 @@ def inference_data(
     overwrite: bool = False,
     postfix: str = "seg",
     ext: str = ".nii.gz",
+    output_format: str = "nifti",
 ) -> list[dict[str, str]]:
     """``[{"image": path}, ...]`` of an inference run, every image checked, no prediction in the way.
+
+    DICOM series (folders in ``--input_dir`` or in the datalist) are read and staged as NIfTI first
+    (:func:`bundle_tools.data.dicom_inputs.stage_dicom_inputs`); with ``output_format="dicom_seg"`` every input
+    must be a DICOM series, and its ``<case>_<postfix>.dcm`` must not be in the way either.
 
     Args:
         input_dir: the folder of images to infer (``--input_dir``); None to infer ``images``.
@@ -159,13 +171,26 @@ def inference_data(
         output_dir: where the predictions go.
         overwrite: replace predictions that exist (``--overwrite true``); otherwise they are refused.
         postfix, ext: the prediction names, as the saving transform's ``output_postfix``/``output_ext``.
+        output_format: ``"nifti"`` or ``"dicom_seg"`` (``--output_format``; a SEG is written beside the NIfTI).
     """
     plan = load_plan(plan)
+    if output_format not in OUTPUT_FORMATS:
+        raise DataPrepError(f"--output_format: {output_format!r}; use one of {', '.join(OUTPUT_FORMATS)}")
     paths = find_inputs(input_dir) if input_dir is not None else [Path(str(i)) for i in images or []]
     if not paths:
         raise DataPrepError("no images to infer: pass --input_dir or a datalist whose split lists images")
+    for_seg = output_format == "dicom_seg"
+    paths = stage_dicom_inputs(paths, input_dir, for_seg=for_seg)
+    not_dicom = [str(p) for p in paths if for_seg and source_of(p) is None]
+    if not_dicom:
+        raise DataPrepError(
+            f"{not_dicom[0]}: not a DICOM series; --output_format dicom_seg references the source series' "
+            f"instances ({len(not_dicom)} such input{'s' if len(not_dicom) != 1 else ''}; infer them with nifti)"
+        )
     check_inputs(paths, plan.num_channels, plan.spatial_dims)
     existing = existing_predictions(paths, output_dir, postfix, ext)
+    if for_seg:
+        existing += existing_predictions(paths, output_dir, postfix, ".dcm")
     if existing and not overwrite:
         shown = ", ".join(p.name for p in existing[:10]) + (", ..." if len(existing) > 10 else "")
         raise DataPrepError(

@@ -1,4 +1,4 @@
-"""``python -m data_prep convert``: DICOM series, slice stack or volume -> NIfTI, geometry kept."""
+"""``python -m data_prep convert``: DICOM series, DICOM SEG, slice stack or volume -> NIfTI, geometry kept."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register the ``convert`` sub-command."""
     parser = subparsers.add_parser(
         "convert",
-        help="convert a DICOM series, a stack of slice pictures or a volume to NIfTI",
+        help="convert a DICOM series, a DICOM SEG, a stack of slice pictures or a volume to NIfTI",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="""Convert INPUT to the NIfTI file OUTPUT (.nii.gz or .nii) with spacing, origin and
 direction kept; the file is read back and compared before it takes its name.
@@ -24,12 +24,16 @@ INPUT is one of:
     the order of --slices-from-list; the geometry comes from --reference-dicom (same slice count
     and rows/cols; slices named after the DICOM files go where the series puts those files) or
     from --spacing;
+  - a DICOM SEG file (.dcm): its segments as one label map (label = segment number) on the
+    geometry of its frames (the source series' grid for the bundles' SEGs, which keep every frame);
+    overlapping segments are an error;
   - a file any ITK reader opens: NIfTI, MHA/MHD, NRRD, ...
 
 examples:
   python -m data_prep convert MR/1/T2SPIR/DICOM_anon t2.nii.gz
   python -m data_prep convert MR/1/T2SPIR/Ground mask.nii.gz --reference-dicom MR/1/T2SPIR/DICOM_anon
-  python -m data_prep convert scan.mha scan.nii.gz""",
+  python -m data_prep convert scan.mha scan.nii.gz
+  python -m data_prep convert eval/predictions/p01_seg.dcm p01_seg.nii.gz""",
     )
     parser.add_argument(
         "input", metavar="INPUT", help="DICOM folder, folder of slice pictures, or volume file"

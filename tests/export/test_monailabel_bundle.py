@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -31,10 +32,12 @@ def test_exported_bundle_is_complete_and_names_only_its_own_code(exported_monail
                 "docs/README.md", "docs/export.json", "LICENSE"):  # fmt: skip
         assert (out / rel).is_file(), rel
 
-    # model.pt: the state dict under "model" only, loadable with weights_only=True, equal to the source
+    # model.pt: the state dict under "model" and the hash of the plan shipped beside it, loadable with
+    # weights_only=True, equal to the source
     ckpt = torch.load(out / "models" / "model.pt", weights_only=True)
     source = torch.load(trained_bundles(name) / "models" / "model.pt", weights_only=True)["model"]
-    assert list(ckpt) == ["model"] and ckpt["model"].keys() == source.keys()
+    assert sorted(ckpt) == ["model", "plan_sha256"] and ckpt["model"].keys() == source.keys()
+    assert ckpt["plan_sha256"] == hashlib.sha256((out / "models" / "plan.json").read_bytes()).hexdigest()
     assert all(torch.equal(ckpt["model"][k], source[k]) for k in source)
 
     # configs: every _target_ and expression names scripts.<package>; no metadata references in inference.json
