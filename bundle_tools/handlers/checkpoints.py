@@ -178,6 +178,9 @@ class BestModelSaver:
         """
         if self.logger is None:
             self.logger = engine.logger
+        if is_rank0():  # temporary files of a run killed while saving the weights or their plan
+            remove_stale_temporaries(self.path)
+            remove_stale_temporaries(self.path.with_name("plan.json"))
         engine.add_event_handler(Events.EPOCH_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
@@ -253,7 +256,16 @@ class LatestCheckpointSaver:
             remove_stale_temporaries(self.path)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self)
         if self.every_n_iterations > 0:
-            engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.every_n_iterations), self)
+            engine.add_event_handler(
+                Events.ITERATION_COMPLETED(every=self.every_n_iterations), self._mid_epoch
+            )
+
+    def _mid_epoch(self, engine: Engine) -> None:
+        """Save every N iterations, except at an epoch's last iteration: a checkpoint there reads as "epoch
+        done" on resume, before that epoch's validation, best model and early stop have run (a kill between
+        it and the epoch-end save would skip them for good); the epoch-end save follows anyway."""
+        if engine.state.iteration % engine.state.epoch_length != 0:
+            self(engine)
 
     def __call__(self, engine: Engine) -> None:
         """Write the checkpoint (rank 0 only)."""

@@ -29,7 +29,7 @@ from bundle_tools.handlers.checkpoints import is_rank0
 from bundle_tools.metrics.names import class_name_map
 from bundle_tools.visualize.curves import empty_history, plain_history, training_curves_figure
 from bundle_tools.visualize.figures import save_png
-from data_prep.io import write_text
+from data_prep.io import remove_stale_temporaries, write_text
 
 __all__ = ["TrainingCurves", "history_csv"]
 
@@ -90,6 +90,9 @@ class TrainingCurves:
             engine: the trainer.
         """
         self._trainer = engine
+        if is_rank0():  # temporary files of a run killed while drawing
+            remove_stale_temporaries(self.path)
+            remove_stale_temporaries(self.csv_path)
         engine.add_event_handler(Events.EPOCH_STARTED, self._start_epoch)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._record_iteration)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._complete_epoch)

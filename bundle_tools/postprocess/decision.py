@@ -193,8 +193,9 @@ def decide_largest_component(
 
 def write_postprocessing(content: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """Write ``content`` as JSON to ``path`` atomically (``data_prep.io.write_json``), mode from the umask."""
-    from data_prep.io import write_json  # not at import: inference only reads
+    from data_prep.io import remove_stale_temporaries, write_json  # not at import: inference only reads
 
+    remove_stale_temporaries(path)  # a run killed while writing it
     return write_json(dict(content), path)
 
 

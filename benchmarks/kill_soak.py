@@ -1,0 +1,568 @@
+"""Kill soak of a bundle training: SIGKILL at random moments, some during checkpoint writes, resume each time.
+
+One training of a bundle (its real ``configs/train.json`` on a tiny synthetic dataset) is killed ``--kills``
+times with ``SIGKILL`` and restarted after each kill with the same command plus ``--resume true``. The kill
+moments come from a seeded schedule, each of one kind:
+
+- ``write``: the soak polls ``models/`` for the temporary siblings that ``data_prep.io.atomic_write`` makes
+  (``.checkpoint_latest.pt.*.tmp``, ``.model.pt.*.tmp``, ``.plan.json.*.tmp``) and kills as soon as one
+  appears (after skipping 0 or 1 of them), so the kill lands while the file is written; it counts as a kill
+  during a write when the temporary file is still there after the process is gone;
+- ``random``: a random delay (0 to ``max_delay_s``) after the run has written a new checkpoint, so the kill
+  lands anywhere: an iteration, validation, an epoch end, the curves' PNG, a save;
+- ``startup``: a random delay from the start of a run, before it has made progress (config parsing,
+  dataset caching, the checkpoint load).
+
+A kill after the training's last epoch (in the post-processing decision) is a kill like any other: the
+next run resumes a finished training and only redoes that step.
+
+``write`` and ``random`` kills wait until the run has written a new ``checkpoint_latest.pt``, so the soak
+always makes progress and ends. After the last kill the training is resumed to its end and checked:
+
+- the epoch count of an unkilled run of the same command (``epochs``: the early stop's patience is the
+  epoch count),
+- the loss history of :class:`bundle_tools.handlers.TrainingCurves` (its state in the latest checkpoint,
+  drawn as ``runs/training_curves.png``, and ``runs/training_curves.csv`` where the handler writes one):
+  epochs 1..N, each once, all losses finite,
+- no temporary file left in ``models/`` (nor in ``runs/``),
+- ``models/model.pt`` and ``models/checkpoint_latest.pt`` load with ``torch.load(weights_only=True)`` and
+  into the bundle's network with ``strict=True``, all values finite.
+
+``tests/bundles/test_kill_soak.py`` runs a short soak (11 kills) in CI; this script runs a longer one and
+writes its result into ``docs/reliability.md`` between ``<!-- kill_soak:begin -->`` and
+``<!-- kill_soak:end -->`` (other sections of that file are kept)::
+
+    python benchmarks/kill_soak.py [--kills 40] [--epochs N] [--seed 0] [--workdir DIR] [--no-write]
+
+The validation epochs of the curves are reported, not checked: a kill between the checkpoint of an epoch's
+last iteration and the epoch's end loses that epoch's validation (see docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = "abdominal_mri_attention_unet"
+RELIABILITY = REPO / "docs" / "reliability.md"
+SECTION = ("<!-- kill_soak:begin -->", "<!-- kill_soak:end -->")
+TMP_GLOB = ".*.tmp*"  # the temporary siblings of data_prep.io.atomic_write
+WATCHED = ("checkpoint_latest.pt", "model.pt", "plan.json")  # files whose writes `write` kills aim at
+POLL_S = 0.002
+
+
+@dataclass
+class Kill:
+    """One SIGKILL: its kind, seconds after the run started, and the temporary files it left in models/
+    (new ones: not those of earlier kills that are still there)."""
+
+    run: int
+    kind: str
+    after_s: float
+    left: list[str] = field(default_factory=list)
+
+    @property
+    def during_write(self) -> bool:
+        return bool(self.left)
+
+
+@dataclass
+class SoakResult:
+    """What a soak did and found; ``failures`` is empty when every check held."""
+
+    command: list[str]
+    epochs: int
+    iterations_per_epoch: int
+    kills: list[Kill] = field(default_factory=list)
+    resumes: int = 0
+    epochs_done: int = -1
+    loss_epochs: list[int] = field(default_factory=list)
+    val_epochs: list[int] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    total_s: float = 0.0
+    reference_epochs: int | None = None
+    log_path: Path | None = None
+
+    def log_tail(self, chars: int = 4000) -> str:
+        """The end of the runs' output."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+
+    @property
+    def kills_during_writes(self) -> int:
+        return sum(k.during_write for k in self.kills)
+
+    def kills_by_kind(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for k in self.kills:
+            out[k.kind] = out.get(k.kind, 0) + 1
+        return out
+
+
+def env() -> dict[str, str]:
+    """The environment of a training subprocess: the repository importable, quiet warnings, 2 threads."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join([str(REPO), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    e.setdefault("OMP_NUM_THREADS", "2")
+    e["PYTHONWARNINGS"] = "ignore"
+    return e
+
+
+def training_command(
+    bundle: Path,
+    dataset_dir: Path,
+    epochs: int,
+    iterations_per_epoch: int = 4,
+    ckpt_every: int = 2,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """``python -m monai.bundle run training ...`` with the soak's small overrides (without ``--resume``)."""
+    return [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "training",
+        "--config_file",
+        str(bundle / "configs" / "train.json"),
+        "--dataset_dir",
+        str(dataset_dir),
+        "--epochs",
+        str(epochs),
+        "--iterations_per_epoch",
+        str(iterations_per_epoch),
+        "--ckpt_every_n_iterations",
+        str(ckpt_every),
+        "--roi_size",
+        "[32,32,32]",
+        "--num_samples",
+        "1",
+        "--num_workers",
+        "0",
+        "--augment",
+        "False",
+        *extra,
+    ]
+
+
+def prepare(
+    workdir: Path, cases: int = 6, size: Sequence[int] = (40, 40, 32), seed: int = 0
+) -> tuple[Path, Path]:
+    """A synthetic abdominal dataset and a clean copy of the bundle under ``workdir``: (bundle, dataset)."""
+    data = workdir / "ds"
+    shutil.rmtree(data, ignore_errors=True)
+    cmd = [sys.executable, "-m", "data_prep", "synth", "abdominal", str(data), "--cases", str(cases)]
+    cmd += ["--size", *map(str, size), "--seed", str(seed), "--workers", "1"]
+    subprocess.run(cmd, check=True, env=env(), capture_output=True, timeout=300)
+    return copy_bundle(workdir / "bundle"), data
+
+
+def copy_bundle(dest: Path) -> Path:
+    """A copy of the bundle (configs, docs, empty models/) at ``dest``, replacing what was there."""
+    shutil.rmtree(dest, ignore_errors=True)
+    ignore = shutil.ignore_patterns("*.pt", "*.ts", "runs", "eval", "__pycache__", "plan.json")
+    shutil.copytree(REPO / "bundles" / BUNDLE, dest, ignore=ignore)
+    return dest
+
+
+def temporaries(folder: Path) -> list[str]:
+    """Names of the temporary siblings ``atomic_write`` left in ``folder``."""
+    return sorted(p.name for p in folder.glob(TMP_GLOB))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _watched_temporary(models: Path) -> str | None:
+    for name in os.listdir(models):
+        if any(name.startswith(f".{w}.") for w in WATCHED) and ".tmp" in name:
+            return name
+    return None
+
+
+def _start(cmd: Sequence[str], cwd: Path, log: Any) -> subprocess.Popen:
+    return subprocess.Popen(
+        list(cmd), cwd=cwd, env=env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _kill(proc: subprocess.Popen) -> bool:
+    """SIGKILL the run's session; False when it had already exited."""
+    if proc.poll() is not None:
+        return False
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    proc.wait()
+    return proc.returncode == -signal.SIGKILL
+
+
+def _await_kill_moment(
+    proc: subprocess.Popen, kind: str, models: Path, rng: random.Random, max_delay_s: float, startup_s: float
+) -> bool:
+    """Wait for the moment of a ``kind`` kill; False when the run exited first."""
+    ckpt = models / "checkpoint_latest.pt"
+    start = time.monotonic()
+    if kind == "startup":
+        deadline = start + rng.uniform(0.2, startup_s)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.01)
+        return True
+    before = _stamp(ckpt)
+    while _stamp(ckpt) == before:  # progress first: a new checkpoint of this run
+        if proc.poll() is not None:
+            return False
+        time.sleep(POLL_S if kind == "write" else 0.02)
+    if kind == "random":
+        deadline = time.monotonic() + rng.uniform(0.0, max_delay_s)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.01)
+        return True
+    skip, seen = rng.randint(0, 1), set()
+    while proc.poll() is None:
+        name = _watched_temporary(models)
+        if name is not None and name not in seen:
+            if len(seen) >= skip:
+                return True
+            seen.add(name)
+        time.sleep(POLL_S)
+    return False
+
+
+def soak(
+    bundle: Path,
+    dataset_dir: Path,
+    kills: int = 11,
+    epochs: int = 12,
+    iterations_per_epoch: int = 4,
+    ckpt_every: int = 2,
+    seed: int = 0,
+    write_share: float = 0.45,
+    startup_share: float = 0.1,
+    max_delay_s: float = 1.5,
+    startup_s: float = 6.0,
+    reference: bool = True,
+    log_path: Path | None = None,
+    timeout_s: float = 900.0,
+    extra: Sequence[str] = (),
+) -> SoakResult:
+    """Kill the bundle's training ``kills`` times, resume it after each kill and check the end state.
+
+    Args:
+        bundle: a bundle folder of ``BUNDLE`` to train in (its ``models/`` and ``runs/`` are replaced).
+        dataset_dir: a dataset of ``python -m data_prep synth abdominal``.
+        kills: how many SIGKILLs.
+        epochs: the training's epochs.
+        iterations_per_epoch: iterations of an epoch.
+        ckpt_every: ``--ckpt_every_n_iterations``.
+        seed: seed of the kill schedule (kinds, delays, skipped writes).
+        write_share: share of ``write`` kills; ``startup_share`` of ``startup`` kills; the rest ``random``.
+        startup_share: share of kills before a run makes progress.
+        max_delay_s: longest delay of a ``random`` kill after the run's first new checkpoint.
+        startup_s: longest delay of a ``startup`` kill after the run starts.
+        reference: first train once unkilled (in a copy of the bundle) for the epoch count to match.
+        log_path: where the runs' output goes (appended); default a temporary file.
+        timeout_s: the longest a single run may take before the soak gives up on it.
+        extra: more overrides for the command.
+    """
+    t0 = time.monotonic()
+    base = training_command(bundle, dataset_dir, epochs, iterations_per_epoch, ckpt_every, extra)
+    result = SoakResult(command=base, epochs=epochs, iterations_per_epoch=iterations_per_epoch)
+    rng = random.Random(seed)
+    models = bundle / "models"
+    for stale in (models / "checkpoint_latest.pt", models / "model.pt", bundle / "runs"):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
+    log_path = log_path or Path(tempfile.mkstemp(prefix="kill_soak.", suffix=".log")[1])
+    result.log_path = log_path
+    with open(log_path, "a", encoding="utf-8") as log:
+        if reference:
+            ref = copy_bundle(bundle.parent / f"{bundle.name}_unkilled")
+            ref_cmd = training_command(ref, dataset_dir, epochs, iterations_per_epoch, ckpt_every, extra)
+            proc = subprocess.run(ref_cmd, cwd=bundle.parent, env=env(), stdout=log, stderr=subprocess.STDOUT)
+            if proc.returncode != 0:
+                result.failures.append(f"the unkilled run exited {proc.returncode} (log {log_path})")
+            else:
+                result.reference_epochs = _epochs_done(_load(ref / "models" / "checkpoint_latest.pt"))
+        run = 0
+        while True:
+            resume = (models / "checkpoint_latest.pt").exists()
+            cmd = [*base, "--resume", "true"] if resume else base
+            result.resumes += resume
+            log.write(f"\n=== run {run}: {shlex.join(cmd)}\n")
+            log.flush()
+            stale = set(temporaries(models))  # left by earlier kills: not this kill's
+            started = time.monotonic()
+            proc = _start(cmd, bundle.parent, log)
+            if len(result.kills) < kills:
+                kind = _kind(rng, write_share, startup_share, resume)
+                if _await_kill_moment(proc, kind, models, rng, max_delay_s, startup_s) and _kill(proc):
+                    left = [n for n in temporaries(models) if n not in stale]
+                    kill = Kill(run, kind, round(time.monotonic() - started, 3), left)
+                    result.kills.append(kill)
+                    log.write(f"=== killed: {kill}\n")
+                    run += 1
+                    continue
+            try:
+                code = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                _kill(proc)
+                code = "timeout"
+            if code != 0:
+                result.failures.append(
+                    f"run {run} ({'resumed' if resume else 'fresh'}) exited {code} (log {log_path})"
+                )
+                break
+            if len(result.kills) >= kills:
+                break
+            # the run finished before its kill: the schedule was longer than the training
+            result.failures.append(f"the training finished after {len(result.kills)} of {kills} kills")
+            break
+    result.total_s = round(time.monotonic() - t0, 1)
+    if not result.failures or result.failures[-1].startswith("the training finished"):
+        result.failures += check_end_state(bundle, dataset_dir, result)
+    return result
+
+
+def _kind(rng: random.Random, write_share: float, startup_share: float, resume: bool) -> str:
+    u = rng.random()
+    if u < write_share:
+        return "write"
+    if u < write_share + startup_share and resume:
+        return "startup"
+    return "random"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _epochs_done(ckpt: dict[str, Any]) -> int:
+    trainer = ckpt["trainer"]
+    return int(trainer["iteration"]) // int(trainer["epoch_length"])
+
+
+def bundle_network(bundle: Path, dataset_dir: Path) -> Any:
+    """The bundle's ``network_def`` as its train.json builds it for ``dataset_dir``."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs" / "train.json"))
+    parser["bundle_root"] = str(bundle)
+    parser["dataset_dir"] = str(dataset_dir)
+    return parser.get_parsed_content("network_def")
+
+
+def check_end_state(bundle: Path, dataset_dir: Path, result: SoakResult) -> list[str]:
+    """The problems of the finished training in ``bundle`` (empty when all checks hold); fills ``result``."""
+    import torch
+
+    problems: list[str] = []
+    models = bundle / "models"
+    for folder in (models, bundle / "runs"):
+        left = temporaries(folder)
+        if left:
+            problems.append(f"{folder.name}/: temporary files left: {', '.join(left)}")
+    try:
+        latest = _load(models / "checkpoint_latest.pt")
+        best = _load(models / "model.pt")
+    except Exception as err:  # noqa: BLE001 - any load error is the finding
+        return [*problems, f"models/: a weights file does not load with weights_only=True: {err}"]
+    result.epochs_done = _epochs_done(latest)
+    expected = result.reference_epochs if result.reference_epochs is not None else result.epochs
+    if result.epochs_done != expected or latest["trainer"]["iteration"] % latest["trainer"]["epoch_length"]:
+        problems.append(
+            f"checkpoint_latest.pt: trainer at iteration {latest['trainer']['iteration']} "
+            f"({result.epochs_done} epochs), an unkilled run ends after {expected} epochs"
+        )
+    history = latest["training_curves"]["history"]
+    result.loss_epochs, result.val_epochs = list(history["epoch"]), list(history["val_epoch"])
+    if history["epoch"] != list(range(1, expected + 1)):
+        problems.append(f"training curves: loss epochs {history['epoch']}, expected 1..{expected} each once")
+    if len(history["loss"]) != len(history["epoch"]) or not all(math.isfinite(v) for v in history["loss"]):
+        problems.append(f"training curves: losses {history['loss']} (one finite loss per epoch expected)")
+    problems += _check_curves_csv(bundle / "runs" / "training_curves.csv", expected)
+    network = bundle_network(bundle, dataset_dir)
+    for name, state in (("model.pt", best["model"]), ("checkpoint_latest.pt", latest["network"])):
+        try:
+            network.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            problems.append(f"{name}: does not load into the network (strict): {str(err)[:300]}")
+        bad = [k for k, v in state.items() if torch.is_floating_point(v) and not torch.isfinite(v).all()]
+        if bad:
+            problems.append(f"{name}: non-finite values in {', '.join(bad[:5])}")
+    return problems
+
+
+def _check_curves_csv(path: Path, epochs: int) -> list[str]:
+    """Problems of the curves' CSV (a row per epoch 1..``epochs``, each once, a finite loss in each); none
+    when the handler writes no CSV."""
+    import csv
+
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    problems = []
+    listed = [int(r["epoch"]) for r in rows]
+    if listed != list(range(1, epochs + 1)):
+        problems.append(f"runs/{path.name}: rows for epochs {listed}, expected 1..{epochs} each once")
+    losses = [r.get("loss", "") for r in rows]
+    if not all(v and math.isfinite(float(v)) for v in losses):
+        problems.append(f"runs/{path.name}: losses {losses} (a finite loss in every row expected)")
+    return problems
+
+
+def report(result: SoakResult, machine: str = "") -> str:
+    """The markdown section of a soak."""
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(result.kills_by_kind().items()))
+    files: dict[str, int] = {}
+    for kill in result.kills:
+        for name in {n.split(".tmp")[0].lstrip(".").rsplit(".", 1)[0] for n in kill.left}:
+            files[name] = files.get(name, 0) + 1
+    written = ", ".join(f"{name} {n}" for name, n in sorted(files.items()))
+    expected = result.reference_epochs if result.reference_epochs is not None else result.epochs
+    lost = sorted(set(range(1, expected + 1)) - set(result.val_epochs))
+    command = [Path(result.command[0]).name, *result.command[1:]]
+    command[command.index("--config_file") + 1] = "BUNDLE/configs/train.json"
+    command[command.index("--dataset_dir") + 1] = "DATA"
+    lines = [
+        "## Kill soak of a training",
+        "",
+        "A training of `abdominal_mri_attention_unet` (synthetic data, 32-voxel patches) is killed",
+        "with SIGKILL at seeded random moments and resumed with `--resume true` after each kill",
+        "(`benchmarks/kill_soak.py`; `tests/bundles/test_kill_soak.py` runs a short one). A kill counts",
+        "as *during a write* when a temporary sibling of `checkpoint_latest.pt`, `model.pt` or",
+        "`plan.json` was still in `models/` after the process was gone.",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| kills | {len(result.kills)} ({kinds}) |",
+        f"| kills during checkpoint writes | {result.kills_during_writes}"
+        + (f" ({written})" if written else "")
+        + " |",
+        f"| resumes | {result.resumes} |",
+        f"| epochs | {result.epochs_done} of {result.epochs} (unkilled run: {result.reference_epochs}), "
+        f"{result.iterations_per_epoch} iterations each |",
+        f"| loss history epochs | {_ranges(result.loss_epochs)} |",
+        f"| validation epochs | {_ranges(result.val_epochs)}"
+        + (f" (lost: {', '.join(map(str, lost))})" if lost else "")
+        + " |",
+        f"| failures | {len(result.failures)} |",
+        f"| total time | {result.total_s:.0f} s (soak and the unkilled run) |",
+        "",
+        "```",
+        shlex.join(command) + " [--resume true]",
+        "```",
+    ]
+    if result.failures:
+        lines += ["", "Failures:", ""] + [f"- {f}" for f in result.failures]
+    if lost:
+        lines += [
+            "",
+            "A lost validation epoch: the checkpoint of the epoch's last iteration",
+            "(`ckpt_every_n_iterations` divides the epoch) is written before the epoch's validation; a",
+            "kill before the epoch-end checkpoint resumes at the next epoch, and that epoch's validation",
+            "never runs (its curves row, early-stop count and best-model comparison are missing).",
+        ]
+    if machine:
+        lines += ["", f"Measured on {machine}."]
+    return "\n".join(lines) + "\n"
+
+
+def _ranges(values: Sequence[int]) -> str:
+    if not values:
+        return "none"
+    if list(values) == list(range(values[0], values[0] + len(values))):
+        return f"{values[0]}..{values[-1]}, each once"
+    return ", ".join(map(str, values))
+
+
+def write_section(body: str, path: Path = RELIABILITY) -> None:
+    """Replace this script's section of ``path`` (made with a '# Reliability' header when missing)."""
+    sys.path.insert(0, str(REPO))
+    from data_prep.io import write_text
+
+    begin, end = SECTION
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Reliability\n"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    if begin in text and end in text and text.index(begin) < text.index(end):
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    write_text(text, path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kills", type=int, default=40, help="SIGKILLs over the training")
+    ap.add_argument(
+        "--epochs", type=int, default=None, help="epochs of the training (default: kills + kills / 4 + 2)"
+    )
+    ap.add_argument("--iterations-per-epoch", type=int, default=4)
+    ap.add_argument("--ckpt-every", type=int, default=2, help="--ckpt_every_n_iterations")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the kill schedule")
+    ap.add_argument("--max-delay", type=float, default=1.5, help="longest delay of a random kill (s)")
+    ap.add_argument(
+        "--workdir", type=Path, default=None, help="folder for data and bundle (default temporary)"
+    )
+    ap.add_argument("--no-write", action="store_true", help=f"do not write {RELIABILITY.relative_to(REPO)}")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import machine_summary
+
+    with tempfile.TemporaryDirectory(prefix="kill_soak.") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        bundle, data = prepare(workdir)
+        result = soak(
+            bundle,
+            data,
+            kills=args.kills,
+            epochs=args.epochs or args.kills + args.kills // 4 + 2,
+            iterations_per_epoch=args.iterations_per_epoch,
+            ckpt_every=args.ckpt_every,
+            seed=args.seed,
+            max_delay_s=args.max_delay,
+            log_path=workdir / "kill_soak.log",
+        )
+        body = report(result, machine_summary())
+        if result.failures:
+            print(result.log_tail(), file=sys.stderr)
+    print(body)
+    if not args.no_write:
+        write_section(body)
+    return 1 if result.failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
