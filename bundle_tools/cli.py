@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "bundle_tools.config.compose",
     "bundle_tools.tune.cli",
     "bundle_tools.experiments.cli",
+    "bundle_tools.experiments.compare",
 )
 
 
