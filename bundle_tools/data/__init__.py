@@ -7,6 +7,7 @@ _NAMES = {
     "ThreadDataLoader": "loaders",
     "CheckedThreadBuffer": "loaders",
     "check_training_data": "preflight",
+    "datalist_items": "preflight",
     "inference_data": "inference_inputs",
 }
 __all__ = sorted(_NAMES)

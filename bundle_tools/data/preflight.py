@@ -1,7 +1,8 @@
 """The check a training makes over its datalist before it builds anything (nnU-Net's
 ``--verify_dataset_integrity``, always on, and cached).
 
-Every case of the lists a training reads (``training`` and ``validation``) is checked with the rules of
+Every case of the lists a training reads (``training`` and ``validation``: the items of its datasets, so
+the check sees what MONAI Label's datastore hands the bundle as well as a datalist) is checked with the rules of
 ``python -m data_prep validate`` (:func:`data_prep.validate.check_case`): image and label exist and can be
 read, share their grid, the image holds no NaN or infinity and has the plan's channel count, the label
 holds only the values ``0 .. plan.num_classes - 1``. A problem stops the run at once with one message that
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +26,29 @@ from data_prep.errors import DataPrepError
 from data_prep.io import write_json
 from data_prep.validate import DEFAULT_TOLERANCE, check_case
 
-__all__ = ["CACHE_VERSION", "check_training_data", "datalist_cases"]
+__all__ = ["CACHE_VERSION", "check_training_data", "datalist_items"]
 
 #: format of the cache file; a cache of another version is ignored
 CACHE_VERSION = 1
 
 
-def datalist_cases(
-    datalist: str | os.PathLike, dataset_dir: str | os.PathLike, keys: tuple[str, ...]
-) -> list:
-    """``(where, image, label)`` of every entry of ``keys`` in ``datalist`` (a MSD-style JSON file), with
-    paths resolved as ``monai.data.load_decathlon_datalist`` resolves them (relative to ``dataset_dir``)."""
+def datalist_items(
+    datalist: str | os.PathLike, key: str, dataset_dir: str | os.PathLike
+) -> list[dict[str, Any]]:
+    """``monai.data.load_decathlon_datalist(datalist, data_list_key=key, base_dir=dataset_dir)`` (the
+    bundles' one datalist reader) with a missing or malformed file, or a missing list, as one
+    ``DataPrepError`` line naming the file."""
+    from monai.data import load_decathlon_datalist
+
     datalist = Path(datalist)
     if not datalist.is_file():
         raise DataPrepError(f"{datalist}: no such datalist file (make one with `python -m data_prep split`)")
     try:
-        content = json.loads(datalist.read_text(encoding="utf-8"))
+        return load_decathlon_datalist(str(datalist), data_list_key=key, base_dir=str(dataset_dir))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataPrepError(f"{datalist}: not a readable JSON file ({err})") from None
-    if not isinstance(content, dict) or not isinstance(content.get(keys[0]), list) or not content[keys[0]]:
-        raise DataPrepError(f"{datalist}: no {keys[0]!r} list of cases")
-    cases = []
-    for key in keys:
-        for i, entry in enumerate(content.get(key) or []):
-            if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
-                raise DataPrepError(f"{datalist}: {key}[{i}] has no 'image' path")
-            paths = [entry["image"], entry.get("label")]
-            image, label = (None if p is None else str(Path(dataset_dir, p)) for p in paths)
-            cases.append((f"{key}[{i}]", image, label))
-    return cases
+    except (ValueError, KeyError, TypeError) as err:
+        raise DataPrepError(f"{datalist}: no usable {key!r} list ({err})") from None
 
 
 def _stat(path: str | None) -> list[int] | None:
@@ -80,20 +76,18 @@ def _read_cache(cache_file: Path | None, context: dict[str, Any]) -> dict[str, A
 
 
 def check_training_data(
-    datalist: str | os.PathLike,
-    dataset_dir: str | os.PathLike,
+    cases: Mapping[str, Sequence[Mapping[str, Any]]],
     plan: Plan | dict | str | os.PathLike,
-    keys: tuple[str, ...] = ("training", "validation"),
     cache_file: str | os.PathLike | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> int:
     """Check every case a training will read; raise ``DataPrepError`` naming the first bad file.
 
     Args:
-        datalist: the datalist the training reads (``@datalist``).
-        dataset_dir: the folder its paths are relative to (``@dataset_dir``).
+        cases: the lists the training reads, by name: ``{"training": @train#dataset#data, "validation":
+            @validate#dataset#data}`` (items with ``image`` and ``label`` paths; a datalist's, or MONAI
+            Label's datastore's when it trains the bundle).
         plan: the dataset's plan (labels, channel count).
-        keys: the lists of the datalist to check; the first must be present and not empty.
         cache_file: where to remember the cases that passed (e.g. ``runs/preflight.json``); ``None``: no cache.
         tolerance: geometry tolerance between image and label, as ``data_prep validate``.
 
@@ -111,26 +105,30 @@ def check_training_data(
     checked = dict(passed)
     problems: list[str] = []
     read = 0
-    for where, image, label in datalist_cases(datalist, dataset_dir, keys):
-        missing = [p for p in (image, label) if p is not None and not os.path.isfile(p)]
-        if missing:
-            problems.append(f"{missing[0]}: no such file (listed by {datalist} as {where})")
-            continue
-        stamp = [_stat(image), _stat(label)]
-        if passed.get(f"{image}|{label}") == stamp:
-            continue
-        read += 1
-        info = check_case("", image, label, context["labels"], tolerance)
-        found = [f"{p['file']}: {p['problem']}" for p in info["problems"]]
-        if info["channels"] is not None and info["channels"] != plan.num_channels:
-            found.append(f"{image}: {info['channels']} channel(s) but the plan expects {plan.num_channels}")
-        if found:
-            problems.extend(found)
-        else:
-            checked[f"{image}|{label}"] = stamp
+    for split, items in cases.items():
+        for i, item in enumerate(items):
+            image, label = (None if item.get(k) is None else str(item[k]) for k in ("image", "label"))
+            missing = [p for p in (image, label) if p is not None and not os.path.isfile(p)]
+            if image is None or missing:
+                problems.append(f"{missing[0] if missing else split}: no such file ({split} case {i})")
+                continue
+            stamp = [_stat(image), _stat(label)]
+            if passed.get(f"{image}|{label}") == stamp:
+                continue
+            read += 1
+            info = check_case("", image, label, context["labels"], tolerance)
+            found = [f"{p['file']}: {p['problem']}" for p in info["problems"]]
+            if info["channels"] is not None and info["channels"] != plan.num_channels:
+                found.append(
+                    f"{image}: {info['channels']} channel(s) but the plan expects {plan.num_channels}"
+                )
+            if found:
+                problems.extend(found)
+            else:
+                checked[f"{image}|{label}"] = stamp
     if cache_file is not None and checked != passed:
         write_json({"version": CACHE_VERSION, "context": context, "passed": checked}, cache_file)
     if problems:
-        more = f" (and {len(problems) - 1} more problem(s) in {datalist})" if len(problems) > 1 else ""
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise DataPrepError(f"{problems[0]}{more}; `python -m data_prep validate` lists them all")
     return read

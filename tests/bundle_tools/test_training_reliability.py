@@ -18,7 +18,7 @@ from monai.data import Dataset, MetaTensor
 from monai.transforms import Lambda
 
 from bundle_tools.config.user_errors import user_error_line
-from bundle_tools.data import ThreadDataLoader, check_training_data
+from bundle_tools.data import ThreadDataLoader, check_training_data, datalist_items
 from bundle_tools.engines import AmpSupervisedTrainer, NonFiniteError
 from bundle_tools.handlers.checkpoints import BestModelSaver, LatestCheckpointSaver, read_checkpoint
 from data_prep.errors import DataPrepError
@@ -129,6 +129,11 @@ def tiny_dataset(tmp_path):
     return out
 
 
+def _cases(dataset) -> dict:
+    """What a bundle's training reads: its datasets' items (here from the dataset's datalist)."""
+    return {k: datalist_items(dataset / "datalist.json", k, dataset) for k in ("training", "validation")}
+
+
 def _edit(path, change) -> None:
     img = nib.load(path)
     array = np.asarray(img.dataobj).astype(np.float32 if change == "nan" else img.get_data_dtype())
@@ -149,11 +154,19 @@ def test_the_preflight_names_the_bad_file(tiny_dataset, change):
         change
     ]
     with pytest.raises(DataPrepError, match=f"{target}: .*{expected}"):
-        check_training_data(tiny_dataset / "datalist.json", tiny_dataset, tiny_dataset / "plan.json")
+        check_training_data(_cases(tiny_dataset), tiny_dataset / "plan.json")
+
+
+def test_a_missing_datalist_is_one_line(tmp_path):
+    with pytest.raises(DataPrepError, match=f"{tmp_path / 'none.json'}: no such datalist file"):
+        datalist_items(tmp_path / "none.json", "training", tmp_path)
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(DataPrepError, match=f"{tmp_path / 'bad.json'}: not a readable JSON file"):
+        datalist_items(tmp_path / "bad.json", "training", tmp_path)
 
 
 def test_the_preflight_remembers_what_passed(tiny_dataset, tmp_path):
-    args = (tiny_dataset / "datalist.json", tiny_dataset, tiny_dataset / "plan.json")
+    args = (_cases(tiny_dataset), tiny_dataset / "plan.json")
     cache = tmp_path / "runs" / "preflight.json"
     datalist = json.loads((tiny_dataset / "datalist.json").read_text())
     cases = len(datalist["training"]) + len(datalist["validation"])

@@ -134,8 +134,8 @@ def test_bundle_train_task_trains_one_epoch_and_writes_model_pt(
     result = _drive(monailabel_python, tmp_path, "train", str(bundle), str(studies), timeout=900)
 
     assert result["valid"] is True and result["datalist"] == 4
-    assert result["keys_before"] == ["model"]
-    assert {"model", "epoch"} <= set(result["keys_after"]) and result["epoch"] == 1
+    assert sorted(result["keys_before"]) == ["model", "plan_sha256"]  # the export's weights and their plan's hash
+    assert {"model", "epoch", "plan_sha256"} <= set(result["keys_after"]) and result["epoch"] == 1
     assert result["same_tensors"] and result["weights_changed"]
 
 
