@@ -172,7 +172,8 @@ def pairwise_tests(scores: Mapping[str, Scores], alpha: float = 0.05) -> list[di
     """Rows of ``tests.csv``: a paired Wilcoxon test per pair of networks, class and metric.
 
     Columns ``metric, class, network_a, network_b, n, median_diff`` (``a - b``), ``statistic, p_value,
-    p_holm`` (Holm over all rows of the metric), ``significant`` (``p_holm < alpha``) and ``better`` (the
+    p_holm`` (Holm over all rows of the metric; with one class, its ``overall`` copy is not tested again),
+    ``significant`` (``p_holm < alpha``) and ``better`` (the
     network with the better median difference when significant, else empty).
 
     Args:
@@ -181,9 +182,10 @@ def pairwise_tests(scores: Mapping[str, Scores], alpha: float = 0.05) -> list[di
     """
     rows = []
     for a, b in itertools.combinations(scores, 2):
-        for name in scores[a]:
-            if name not in scores[b]:
-                continue
+        classes = [c for c in scores[a] if c in scores[b]]
+        if len(classes) == 2 and OVERALL in classes:  # one class: `overall` repeats it; no second test
+            classes.remove(OVERALL)
+        for name in classes:
             for metric, by_case in scores[a][name].items():
                 if metric in scores[b][name]:
                     test = paired_wilcoxon(by_case, scores[b][name][metric])

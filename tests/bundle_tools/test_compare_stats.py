@@ -115,3 +115,13 @@ def test_summary_table_has_mean_std_and_interval_per_network_class_and_metric():
     assert liver["std"] == pytest.approx(np.std(list(A.values()), ddof=1))
     assert liver["ci_low"] < liver["mean"] < liver["ci_high"]
     assert summary_table(scores, seed=1) == rows
+
+
+def test_with_one_class_its_overall_copy_is_not_tested_again():
+    rows_a = [{"case": c, "class_index": 1, "class": "polyp", "dice": v} for c, v in A.items()]
+    rows_b = [{"case": c, "class_index": 1, "class": "polyp", "dice": v} for c, v in B.items()]
+    scores = {"unet": case_scores(rows_a, ("dice",)), "cbam": case_scores(rows_b, ("dice",))}
+    assert "overall" in scores["unet"]  # reported, but the same numbers as the one class
+    rows = pairwise_tests(scores)
+    assert [r["class"] for r in rows] == ["polyp"]
+    assert rows[0]["p_holm"] == pytest.approx(rows[0]["p_value"])  # a family of one: no correction
