@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from bundle_tools.export.errors import ExportError
+from bundle_tools.handlers.model_loader import weight_mismatches
 from data_prep.plan import Plan, load_plan
 
 __all__ = ["BundleSource", "InputSpec", "load_bundle", "load_json", "state_dict_from_checkpoint"]
@@ -130,14 +131,9 @@ def _load_weights(path: Path, key: str) -> dict[str, torch.Tensor]:
 def _check_fits(
     network: torch.nn.Module, weights: Mapping[str, torch.Tensor], path: Path, config: Path
 ) -> None:
-    expected = network.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    shapes = [
-        f"{k} {tuple(weights[k].shape)} vs {tuple(expected[k].shape)}"
-        for k in expected
-        if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)
-    ]
+    missing, unexpected, mismatched = weight_mismatches(network.state_dict(), weights)
+    missing, unexpected = sorted(missing), sorted(unexpected)
+    shapes = [f"{k} {got} vs {want}" for k, got, want in mismatched]
     problems = []
     if missing:
         problems.append(

@@ -42,6 +42,7 @@ __all__ = [
     "PlanCheckedCheckpointLoader",
     "file_sha256",
     "plan_beside_weights",
+    "weight_mismatches",
 ]
 
 PLAN_FILE = "plan.json"
@@ -105,22 +106,39 @@ def _check_plan(checkpoint: Any, ckpt: Path, plan: Path) -> None:
         raise DataPrepError(f"{plan}: does not match the weights {ckpt} (trained with another plan)")
 
 
+def weight_mismatches(
+    expected: Mapping[str, Any], weights: Mapping[str, Any]
+) -> tuple[list[str], list[str], list[tuple[str, tuple, tuple]]]:
+    """How ``weights`` (a state dict) fail to fit a network whose state dict is ``expected``: the keys
+    missing, the keys unexpected, and ``(key, weights' shape, network's shape)`` where shapes differ (in the
+    network's key order). Inference (here) and the exporter report them, each in its own words."""
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    shapes = [
+        (k, tuple(getattr(weights[k], "shape", ())), tuple(v.shape))
+        for k, v in expected.items()
+        if k in weights and tuple(getattr(weights[k], "shape", ())) != tuple(v.shape)
+    ]
+    return missing, unexpected, shapes
+
+
 def _check_fits(state: Any, module: torch.nn.Module, ckpt: Path, name: str, strict: bool) -> None:
     if not isinstance(state, Mapping):
         raise DataPrepError(f"{ckpt}: not a readable checkpoint (no state dict under {name!r})")
     expected = module.state_dict()
-    for key, value in expected.items():
-        if key not in state:
-            if strict:
-                raise DataPrepError(f"{ckpt}: the weights do not fit the network: {key} is missing")
-            continue
-        got = tuple(getattr(state[key], "shape", ()))
-        if got != tuple(value.shape):
-            raise DataPrepError(
-                f"{ckpt}: the weights do not fit the network: {key} has shape {got}, "
-                f"the network {tuple(value.shape)}"
-            )
-    unexpected = [k for k in state if k not in expected]
+    missing, unexpected, shapes = weight_mismatches(expected, state)
+    first_missing = missing[0] if strict and missing else None
+    first_shape = shapes[0] if shapes else None
+    order = list(expected)
+    if first_missing is not None and (
+        first_shape is None or order.index(first_missing) < order.index(first_shape[0])
+    ):
+        raise DataPrepError(f"{ckpt}: the weights do not fit the network: {first_missing} is missing")
+    if first_shape is not None:
+        key, got, want = first_shape
+        raise DataPrepError(
+            f"{ckpt}: the weights do not fit the network: {key} has shape {got}, the network {want}"
+        )
     if strict and unexpected:
         raise DataPrepError(f"{ckpt}: the weights do not fit the network: unexpected {unexpected[0]}")
 

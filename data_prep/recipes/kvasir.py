@@ -50,15 +50,11 @@ def _pictures(folder: Path) -> dict[str, Path]:
     }
 
 
-def _read(path: Path, mode: str) -> np.ndarray:
-    return decode_picture(path, mode)  # the slice reader's guards: size, any decoding error named
-
-
 def convert_case(job: tuple[str, str, str, str]) -> None:
     """Convert one picture and its mask into the staging folder."""
     image_path, mask_path, stage, name = job
-    rgb = _read(Path(image_path), "RGB")  # (rows, cols, 3)
-    grey = _read(Path(mask_path), "L")  # (rows, cols)
+    rgb = decode_picture(Path(image_path), "RGB")  # (rows, cols, 3)
+    grey = decode_picture(Path(mask_path), "L")  # (rows, cols)
     if grey.shape != rgb.shape[:2]:
         raise DataPrepError(
             f"{mask_path}: {grey.shape[1]}x{grey.shape[0]} mask but the image {Path(image_path).name} is "
