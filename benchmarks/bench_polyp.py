@@ -21,8 +21,11 @@ plain U-Net with the bundle's defaults, the tuned U-Net and the tuned CBAM U-Net
 then a training with ``best_overrides.json``), each trained for the same budget in its own ``--bundle_root`` under
 ``--work-dir`` and evaluated on the held-out test split. Finished steps are reused when the work folder has them.
 
-Tables go to stdout and, unless ``--quick`` or ``--no-write``, into BENCHMARKS.md (sections ``polyp_speed`` and
-``polyp_study``).
+``--part head`` - the output head (``benchmarks/_polyp_head.py``): the bundle's defaults (2-class softmax, Dice+CE)
+against its ``configs/sigmoid_head.json`` (1-channel sigmoid, Dice+BCE), same budget and ``--seeds``, test split.
+
+Tables go to stdout and, unless ``--quick`` or ``--no-write``, into BENCHMARKS.md (sections ``polyp_speed``,
+``polyp_study`` and ``polyp_head``).
 
     python benchmarks/bench_polyp.py [--part speed|study|both] [--quick] [--trials 6] [--epochs 6] [--iterations-per-epoch 20]
 """
@@ -39,6 +42,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _polyp_head as heads  # noqa: E402
 import _polyp_study as study  # noqa: E402
 from _report import machine_summary, write_section  # noqa: E402
 from _worker import REPO, in_fresh_process  # noqa: E402
@@ -210,11 +214,45 @@ def seed_study(args: argparse.Namespace) -> str:
                                                 args.iterations_per_epoch, args.final_epochs))  # fmt: skip
 
 
+def head_study(args: argparse.Namespace) -> str:
+    key = f"n{args.cases}_{'x'.join(map(str, args.size))}_heads_e{args.epochs}x{args.iterations_per_epoch}"
+    work = Path(args.work_dir) / key
+    work.mkdir(parents=True, exist_ok=True)
+    data, data_cmds = study.make_dataset(work, args.cases, args.size)
+    runs = []
+    for head in heads.HEADS:
+        for seed in args.seeds:
+            print(f"head: {head}, seed {seed} ...", flush=True)
+            runs.append(heads.run_head(head, seed, data, work, args.epochs, args.iterations_per_epoch))
+            print(f"head: {head}, seed {seed}: test Dice {runs[-1]['scores']['dice'][0]:.3f}", flush=True)
+    split = json.loads((data / "datalist.json").read_text(encoding="utf-8"))
+    return "\n".join([
+        "## Polyp bundle output head: 2-class softmax vs 1-channel sigmoid (synthetic Kvasir-like data)",
+        "",
+        f"- Command: `{args.command}`",
+        f"- Machine: {args.machine}",
+        f"- Date: {time.strftime('%Y-%m-%d')}",
+        f"- Data: {args.cases} synthetic Kvasir-like pictures of about {'x'.join(map(str, args.size))}, split"
+        f" {len(split['training'])} training / {len(split['validation'])} validation / {len(split['test'])} test;"
+        f" the bundle's defaults (CBAM U-Net), {args.epochs} epochs x {args.iterations_per_epoch} iterations per"
+        f" run, best checkpoint by validation Dice, scored once on the test split. Work folder: {study.rel(work)}",
+        "",
+        *heads.head_lines(runs, args.seeds),
+        "",
+        "Data commands:",
+        "",
+        "```",
+        *data_cmds,
+        "```",
+    ])  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--part", choices=["speed", "study", "both"], default="both", help="what to run")
+    parser.add_argument("--part", choices=["speed", "study", "both", "head"], default="both",
+                        help="what to run ('both': speed and study; 'head': softmax vs sigmoid head)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny sizes, BENCHMARKS.md untouched")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     speed_args = parser.add_argument_group("speed")
@@ -235,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                             " (default --epochs: the same budget as a trial)")  # fmt: skip
     study_args.add_argument("--work-dir", default=str(REPO / "benchmarks" / ".cache" / "polyp"),
                             help="where the study's data and runs go (default benchmarks/.cache/polyp)")  # fmt: skip
+    study_args.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of --part head")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -257,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                 sections.append(("polyp_study", seed_study(args)))
         else:
             sections.append(("polyp_study", seed_study(args)))
+    if args.part == "head":
+        sections.append(("polyp_head", head_study(args)))
     for name, table in sections:
         print(table, flush=True)
         if not args.no_write:

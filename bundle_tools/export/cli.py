@@ -17,6 +17,11 @@ Export a trained bundle (weights in BUNDLE_DIR/models/model.pt, or --ckpt).
   monailabel   DEST/ and DEST.zip: a self-contained bundle for MONAI Label's monaibundle app (copy DEST into
                <app>/model/); the project code its configs name is vendored into scripts/
 
+--args_file F: the overrides the model was trained and run with (as given to monai.bundle run) are set in
+the exported configs; paths of this machine in it (dataset_dir, datalist, ...) are left out; its ckpt_path,
+ckpt_paths and postprocessing_file name the weights: a fold ensemble (cv's ensemble.json) exports to
+monailabel as models/ensemble_K.pt, averaged at inference.
+
 DEST must not exist. Each export writes DEST/export.json (monailabel: DEST/docs/export.json) with the check's
 result. On any error nothing is written and the exit status is 1.
 """
@@ -37,6 +42,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--out", required=True, metavar="DEST", help="output folder (must not exist)")
     parser.add_argument("--ckpt", default=None, help="weights file (default BUNDLE_DIR/models/model.pt)")
     parser.add_argument("--no-zip", action="store_true", help="monailabel: do not write DEST.zip")
+    parser.add_argument(
+        "--args_file",
+        default=None,
+        metavar="F",
+        help="the overrides the model was trained and run with (monai.bundle run --args_file F), e.g. a head's "
+        "args file or cv's ensemble.json (monailabel: its ckpt_paths become an ensemble in the export)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -54,11 +66,13 @@ def run(args: argparse.Namespace) -> int:
     from bundle_tools.export import export_monailabel, export_onnx, export_torchscript
 
     if args.to == "monailabel":
-        report = export_monailabel(args.bundle_dir, args.out, ckpt=args.ckpt, make_zip=make_zip)
+        report = export_monailabel(
+            args.bundle_dir, args.out, ckpt=args.ckpt, make_zip=make_zip, args_file=args.args_file
+        )
     elif args.to == "onnx":
-        report = export_onnx(args.bundle_dir, args.out, ckpt=args.ckpt)
+        report = export_onnx(args.bundle_dir, args.out, ckpt=args.ckpt, args_file=args.args_file)
     else:
-        report = export_torchscript(args.bundle_dir, args.out, ckpt=args.ckpt)
+        report = export_torchscript(args.bundle_dir, args.out, ckpt=args.ckpt, args_file=args.args_file)
     print(summary(args.to, args.out, report))
     return 0
 

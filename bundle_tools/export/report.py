@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from bundle_tools.export.errors import staged_outputs
+from bundle_tools.export.errors import ExportError, staged_outputs
 from bundle_tools.export.source import BundleSource, load_bundle
 
 __all__ = ["write_report"]
@@ -52,10 +52,17 @@ def export_model_file(
     target: str,
     relative: str,
     save: Callable[[BundleSource, Path], dict[str, Any]],
+    args_file: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Export one model file: load the bundle, ``save`` it to ``OUT/<relative>`` and record the check in
-    ``OUT/export.json``, all in a staged folder renamed to ``out`` when whole."""
-    source = load_bundle(bundle_dir, ckpt)
+    """Export one model file: load the bundle (with the overrides of ``args_file``), ``save`` it to
+    ``OUT/<relative>`` and record the check in ``OUT/export.json``, all in a staged folder renamed to ``out``
+    when whole. An ensemble (``ckpt_paths``) is refused: one file holds one network."""
+    source = load_bundle(bundle_dir, ckpt, args_file=args_file)
+    if source.members:
+        raise ExportError(
+            f"{args_file}: names an ensemble (ckpt_paths); {target} holds one network: export one model, or the "
+            "ensemble with --to monailabel"
+        )
     with staged_outputs(out) as (stage, _):
         record = save(source, stage / relative)
         report = write_report(stage / "export.json", target, source, {relative: record})

@@ -1,8 +1,10 @@
 """The bundle being exported: its configs, metadata, trained weights and the network they belong to.
 
-:func:`load_bundle` checks everything an export needs before anything is written: the configs parse,
-``models/model.pt`` (or ``--ckpt``) loads with ``torch.load(..., weights_only=True)``, and its state dict
-fits the ``network_def`` of ``configs/inference.json`` exactly (same keys, same shapes).
+:func:`load_bundle` checks everything an export needs before anything is written: the configs parse (with
+the overrides of an ``--args_file``, :mod:`bundle_tools.export.overrides`), ``models/model.pt`` (or ``--ckpt``,
+or the args file's ``ckpt_path``) loads with ``torch.load(..., weights_only=True)``, its state dict fits the
+``network_def`` of ``configs/inference.json`` exactly (same keys, same shapes), and the models of an ensemble
+(``ckpt_paths``) pass the checks of inference (their plans beside them, all the same bytes).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from bundle_tools.export.errors import ExportError
+from bundle_tools.export.overrides import OVERRIDDEN_FILES, ExportArgs, apply_overrides, read_export_args
 from bundle_tools.handlers.model_loader import weight_mismatches
 from data_prep.plan import Plan, load_plan
 
@@ -68,7 +71,9 @@ class BundleSource:
         state_dict: the network's weights (tensors only).
         network: the eager network of ``inference.json``'s ``network_def`` with the weights, in eval mode.
         spec: the network input of the metadata.
-        plan: the plan the weights were trained with (``models/plan.json``), None when there is none.
+        plan: the plan the weights were trained with (``plan.json`` beside them), None when there is none.
+        args: the ``--args_file``, split (:class:`~bundle_tools.export.overrides.ExportArgs`).
+        members: the state dicts of an ensemble's models (``ckpt_paths``), in order; ``[]`` for one model.
     """
 
     root: Path
@@ -79,6 +84,19 @@ class BundleSource:
     network: torch.nn.Module
     spec: InputSpec
     plan: Plan | None = None
+    args: ExportArgs = field(default_factory=ExportArgs)
+    members: list[dict[str, torch.Tensor]] = field(default_factory=list)
+
+    @property
+    def plan_path(self) -> Path:
+        """``plan.json`` beside the weights (where inference reads the plan)."""
+        return self.ckpt_path.parent / "plan.json"
+
+    @property
+    def postprocessing_path(self) -> Path:
+        """The largest-component decision: the args file's ``postprocessing_file``, else the one beside the
+        weights (it may not exist)."""
+        return self.args.postprocessing or self.ckpt_path.parent / "postprocessing.json"
 
 
 def load_json(path: Path) -> Any:
@@ -184,14 +202,25 @@ def _input_spec(metadata: Mapping[str, Any], meta_path: Path) -> InputSpec:
     return InputSpec(str(key), channels, tuple(_side(v, meta_path) for v in shape), str(out_key))
 
 
-def build_network(inference: Path, metadata: Path) -> torch.nn.Module:
-    """The eager network of ``network_def`` in ``inference`` (project packages importable)."""
+def build_network(
+    inference: Path, metadata: Path, config: dict | None = None, ckpt: Path | None = None
+) -> torch.nn.Module:
+    """The eager network of ``network_def`` in ``inference`` (project packages importable).
+
+    Args:
+        inference: ``configs/inference.json`` (its bundle folder is the ``bundle_root``).
+        metadata: ``configs/metadata.json``.
+        config: the content to use instead of the file's (with an args file's overrides).
+        ckpt: the weights, whose ``plan.json`` gives the topology; default the config's ``ckpt_path``.
+    """
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
     parser.read_meta(str(metadata))
-    parser.read_config(str(inference))
+    parser.read_config(config if config is not None else str(inference))
     parser["bundle_root"] = str(Path(inference).absolute().parent.parent)  # models/plan.json: its topology
+    if ckpt is not None and "ckpt_path" in parser:
+        parser["ckpt_path"] = str(ckpt)
     try:
         network = parser.get_parsed_content("network_def", instantiate=True)
     except Exception as err:  # noqa: BLE001 - report any config problem with the file name
@@ -202,14 +231,19 @@ def build_network(inference: Path, metadata: Path) -> torch.nn.Module:
 
 
 def load_bundle(
-    bundle_dir: str | os.PathLike, ckpt: str | os.PathLike | None = None, key: str = "model"
+    bundle_dir: str | os.PathLike,
+    ckpt: str | os.PathLike | None = None,
+    key: str = "model",
+    args_file: str | os.PathLike | None = None,
 ) -> BundleSource:
     """Check and load a trained bundle for export.
 
     Args:
         bundle_dir: the bundle folder (``configs/metadata.json``, ``configs/inference.json``, ``models/``).
-        ckpt: the weights file; default ``models/model.pt`` of the bundle.
+        ckpt: the weights file; default the args file's ``ckpt_path``, else the first of its ``ckpt_paths``,
+            else ``models/model.pt`` of the bundle.
         key: the key of the state dict in the checkpoint (bare state dicts are accepted too).
+        args_file: the overrides the model was trained and run with (``monai.bundle run --args_file``).
     """
     root = Path(bundle_dir).absolute()
     if not root.is_dir():
@@ -220,10 +254,21 @@ def load_bundle(
     configs = {p.name: load_json(p) for p in sorted(configs_dir.glob("*.json")) if p.name != "metadata.json"}
     if "inference.json" not in configs:
         raise ExportError(f"{infer_path}: missing")
-    ckpt_path = Path(ckpt).absolute() if ckpt is not None else root / "models" / "model.pt"
+    args = read_export_args(args_file)
+    if ckpt is not None and args.ckpt_path is not None:
+        raise ExportError(f"{args_file}: names ckpt_path and --ckpt was given too; give the weights once")
+    configs = {
+        n: apply_overrides(c, args.overrides) if n in OVERRIDDEN_FILES else c for n, c in configs.items()
+    }
+    if ckpt is not None:
+        ckpt_path = Path(ckpt).absolute()
+    else:
+        ckpt_path = args.ckpt_path or (
+            args.ckpt_paths[0] if args.ckpt_paths else root / "models" / "model.pt"
+        )
     weights = _load_weights(ckpt_path, key)
-    network = build_network(infer_path, meta_path)
-    plan_path = root / "models" / "plan.json"
+    network = build_network(infer_path, meta_path, configs["inference.json"], ckpt_path)
+    plan_path = ckpt_path.parent / "plan.json"
     plan = load_plan(plan_path) if plan_path.is_file() else None
     if plan is not None:
         metadata = trained_metadata(metadata, plan, network)
@@ -231,14 +276,27 @@ def load_bundle(
     _check_fits(network, weights, ckpt_path, infer_path)
     network.load_state_dict(weights, strict=True)
     network.eval()
-    return BundleSource(root, metadata, configs, ckpt_path, weights, network, spec, plan)
+    members = _ensemble_members(network, args.ckpt_paths, ckpt_path) if args.ckpt_paths else []
+    return BundleSource(root, metadata, configs, ckpt_path, weights, network, spec, plan, args, members)
+
+
+def _ensemble_members(
+    network: torch.nn.Module, paths: list[Path], reference: Path
+) -> list[dict[str, torch.Tensor]]:
+    """The state dicts of an ensemble's models, checked as inference checks them (one plan for all)."""
+    from bundle_tools.inferers.ensemble import EnsembleInferer
+
+    ensemble = EnsembleInferer.from_checkpoints(
+        None, network, [str(p) for p in paths], "cpu", reference=reference
+    )
+    return [{k: v.detach().clone() for k, v in member.state_dict().items()} for member in ensemble.networks]
 
 
 def trained_metadata(metadata: Mapping[str, Any], plan: Plan, network: torch.nn.Module) -> dict[str, Any]:
     """``metadata.json`` as the weights were trained: the input channels and per-axis sizes of the plan's
     topology (``"k*n"`` with k twice the product of an axis' strides, so n = 1 still leaves two voxels a
-    side at the coarsest level), and for networks with one output channel per class the plan's class count
-    and names."""
+    side at the coarsest level), the network's output channels, and for networks with one output channel per
+    class the plan's class names."""
     meta = copy.deepcopy(dict(metadata))
     fmt = meta["network_data_format"]
     shape = [f"{2 * d}*n" for d in plan.divisor]
@@ -246,7 +304,9 @@ def trained_metadata(metadata: Mapping[str, Any], plan: Plan, network: torch.nn.
     image.update(num_channels=plan.num_channels, spatial_shape=shape)
     pred = next(iter(fmt["outputs"].values()))
     pred["spatial_shape"] = shape
-    if getattr(getattr(network, "head", None), "out_channels", None) == plan.num_classes:
-        pred["num_channels"] = plan.num_classes
+    out_channels = getattr(getattr(network, "head", None), "out_channels", None)
+    if isinstance(out_channels, int):  # e.g. one channel for a binary task's sigmoid head
+        pred["num_channels"] = out_channels
+    if out_channels == plan.num_classes:
         pred["channel_def"] = {str(i): name for i, name in enumerate(plan.class_names)}
     return meta

@@ -4,7 +4,9 @@ Layout of ``DEST`` (its name is the model name in MONAI Label: ``<app>/model/<DE
 
     configs/   metadata.json (channel_def = the label names MONAI Label shows), inference.json,
                train.json, ... rewritten by :mod:`bundle_tools.export.configs`; logging.conf
-    models/    model.pt ({"model": state dict, "plan_sha256": hash of plan.json}), model.ts (scripted, checked), plan.json
+    models/    model.pt ({"model": state dict, "plan_sha256": hash of plan.json}), model.ts (scripted, checked), plan.json,
+               postprocessing.json (when training or cv decided one); for an ensemble (``ckpt_paths`` of
+               ``--args_file``) also ensemble_0.pt ... (the same format), which inference.json's ``ckpt_paths`` names
     scripts/   the project packages the configs name, vendored (:mod:`bundle_tools.export.vendoring`)
     docs/      the bundle's docs, plus export.json (what was exported and how it was checked)
     LICENSE
@@ -67,10 +69,12 @@ def _copy_docs_and_licence(source: BundleSource, stage: Path) -> None:
 
 
 def _copy_plan(source: BundleSource, stage: Path) -> None:
-    plan = source.root / "models" / "plan.json"
-    decision = source.root / "models" / "postprocessing.json"  # training's largest-component decision
+    plan = source.plan_path
+    decision = source.postprocessing_path  # training's (or cv's) largest-component decision
     if decision.is_file():
-        shutil.copyfile(decision, stage / "models" / decision.name)
+        shutil.copyfile(decision, stage / "models" / "postprocessing.json")
+    elif source.args.postprocessing is not None:
+        raise ExportError(f"{decision}: missing (postprocessing_file of the args file)")
     if plan.is_file():
         shutil.copyfile(plan, stage / "models" / "plan.json")
     elif any(n in json.dumps(source.configs["inference.json"]) for n in ("plan.json", "plan_beside_weights")):
@@ -80,8 +84,20 @@ def _copy_plan(source: BundleSource, stage: Path) -> None:
         )
 
 
+def _ensemble_config(source: BundleSource) -> dict[str, Any]:
+    """The configs with inference.json's ``ckpt_paths`` naming the exported members (an ensemble only)."""
+    if not source.members:
+        return source.configs
+    names = [f"ensemble_{k}.pt" for k in range(len(source.members))]
+    inference = {
+        **source.configs["inference.json"],
+        "ckpt_paths": f"$[os.path.join(@ckpt_dir, f) for f in {names!r}]",
+    }
+    return {**source.configs, "inference.json": inference}
+
+
 def _write_configs(source: BundleSource, stage: Path) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
-    configs, packages = rewrite_configs(source.configs, source.metadata)
+    configs, packages = rewrite_configs(_ensemble_config(source), source.metadata)
     metadata = exported_metadata(source, configs["inference.json"])
     folder = stage / "configs"
     folder.mkdir(parents=True)
@@ -105,6 +121,7 @@ def export_monailabel(
     out: str | os.PathLike,
     ckpt: str | os.PathLike | None = None,
     make_zip: bool = True,
+    args_file: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Export a trained bundle to a self-contained MONAI Label bundle ``OUT`` (and ``OUT.zip``).
 
@@ -113,19 +130,26 @@ def export_monailabel(
         out: a folder that does not exist yet; its name is the model name in MONAI Label.
         ckpt: the weights; default ``models/model.pt`` of the bundle.
         make_zip: also write ``OUT.zip`` (must not exist either).
+        args_file: the overrides the model was trained and run with; its ``ckpt_paths`` (an ensemble, such as
+            ``bundle_tools cv``'s ``ensemble.json``) are exported as ``models/ensemble_K.pt``
+            (:mod:`bundle_tools.export.overrides`).
     """
     from bundle_tools.export.vendoring import vendor_packages
 
-    source = load_bundle(bundle_dir, ckpt)
+    source = load_bundle(bundle_dir, ckpt, args_file=args_file)
     dest = Path(out).absolute()
     with staged_outputs(dest, extra=(".zip",) if make_zip else ()) as (stage, files):
         configs, metadata, packages = _write_configs(source, stage)
         check_required_ids(stage / "configs")
         models = stage / "models"
         models.mkdir()
-        plan_file = source.root / "models" / "plan.json"  # copied unchanged below: its hash travels too
+        plan_file = source.plan_path  # copied unchanged below: its hash travels too
         plan_hash = {"plan_sha256": file_sha256(plan_file)} if plan_file.is_file() else {}
         torch.save({"model": source.state_dict, **plan_hash}, models / "model.pt")
+        members = {}
+        for k, member in enumerate(source.members):
+            torch.save({"model": member, **plan_hash}, models / f"ensemble_{k}.pt")
+            members[f"models/ensemble_{k}.pt"] = {"key": "model", "from": str(source.args.ckpt_paths[k])}
         ts_record = save_torchscript(
             source,
             models / "model.ts",
@@ -138,9 +162,11 @@ def export_monailabel(
             stage / "docs" / "export.json",
             "monailabel",
             source,
-            {"models/model.pt": {"key": "model"}, "models/model.ts": ts_record},
+            {"models/model.pt": {"key": "model"}, "models/model.ts": ts_record, **members},
         )
         report["scripts"] = vendored
+        report["args_file"] = str(Path(args_file).absolute()) if args_file else None
+        report["args_left_out"] = source.args.dropped  # paths of this machine
         report["labels"] = metadata["network_data_format"]["outputs"][source.spec.output_key]["channel_def"]
         (stage / "docs" / "export.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         if make_zip:

@@ -105,7 +105,10 @@ def save_onnx(source: BundleSource, path: Path) -> dict[str, Any]:
 
 
 def export_onnx(
-    bundle_dir: str | os.PathLike, out: str | os.PathLike, ckpt: str | os.PathLike | None = None
+    bundle_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    ckpt: str | os.PathLike | None = None,
+    args_file: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Export a trained bundle to ``OUT/models/model.onnx`` (and ``OUT/export.json``, the check's record).
 
@@ -113,5 +116,6 @@ def export_onnx(
         bundle_dir: the bundle folder.
         out: a folder that does not exist yet.
         ckpt: the weights; default ``models/model.pt`` of the bundle.
+        args_file: the overrides the model was trained with (``monai.bundle run --args_file``).
     """
-    return export_model_file(bundle_dir, out, ckpt, "onnx", "models/model.onnx", save_onnx)
+    return export_model_file(bundle_dir, out, ckpt, "onnx", "models/model.onnx", save_onnx, args_file)

@@ -66,7 +66,10 @@ def save_torchscript(
 
 
 def export_torchscript(
-    bundle_dir: str | os.PathLike, out: str | os.PathLike, ckpt: str | os.PathLike | None = None
+    bundle_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    ckpt: str | os.PathLike | None = None,
+    args_file: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Export a trained bundle to ``OUT/models/model.ts`` (and ``OUT/export.json``, the check's record).
 
@@ -74,5 +77,8 @@ def export_torchscript(
         bundle_dir: the bundle folder.
         out: a folder that does not exist yet.
         ckpt: the weights; default ``models/model.pt`` of the bundle.
+        args_file: the overrides the model was trained with (``monai.bundle run --args_file``).
     """
-    return export_model_file(bundle_dir, out, ckpt, "torchscript", "models/model.ts", save_torchscript)
+    return export_model_file(
+        bundle_dir, out, ckpt, "torchscript", "models/model.ts", save_torchscript, args_file
+    )

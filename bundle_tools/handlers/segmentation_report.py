@@ -53,8 +53,9 @@ class SegmentationReport:
     Args:
         output_dir: folder of ``metrics.csv`` and ``summary.csv``.
         class_names: names by label (dict, keys may be strings) or a list, background first; its largest
-            label + 1 is the number of classes.
-        include_background: whether to score label 0.
+            label + 1 is the number of classes. For sigmoid outputs (``multi_label``), names by channel.
+        include_background: whether to score label 0 (channel 0); true for sigmoid outputs, where channel 0
+            is a class (one name and one channel: a binary mask).
         filename_key: the key whose meta names the case (default ``"image"``, then the label's).
         pred_key: the key of the prediction in each output item.
         label_key: the key of the ground truth in each output item.
@@ -82,6 +83,11 @@ class SegmentationReport:
             raise ValueError("class_names is empty")
         self.num_classes = max(all_names) + 1
         self.class_names = class_name_map(class_names, include_background)
+        if not self.class_names:
+            raise ValueError(
+                f"class_names {class_names!r} leave no class to score"
+                + ("" if include_background else " (a one-channel sigmoid output needs include_background=True)")
+            )
         self.include_background = include_background
         self.filename_key = filename_key
         self.pred_key = pred_key

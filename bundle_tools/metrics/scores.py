@@ -108,7 +108,8 @@ def class_masks(
         spatial_dims: number of spatial dimensions.
         include_background: whether to yield class 0.
         num_classes: number of classes including background; default: the number of channels, or for two
-            label maps their largest label + 1 (at least 2).
+            label maps their largest label + 1 (at least 2). ``1`` with one channel each: one binary mask
+            (a one-channel sigmoid output), always scored as class 0.
     """
     pred_np = _channel_first(np.asarray(convert_to_numpy(pred)), spatial_dims, "pred")
     gt_np = _channel_first(np.asarray(convert_to_numpy(gt)), spatial_dims, "gt")
@@ -124,6 +125,9 @@ def class_masks(
         n = channels.pop()
         if num_classes is not None and num_classes != n:
             raise ValueError(f"num_classes={num_classes} but the one-hot input has {n} channels")
+    elif num_classes == 1:  # one channel each and one class: binary masks (a one-channel sigmoid output)
+        yield 0, pred_np[0] > 0, gt_np[0] > 0
+        return
     elif num_classes is not None:
         n = num_classes
     else:

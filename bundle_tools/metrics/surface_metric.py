@@ -28,7 +28,9 @@ class SurfaceDistanceMetricMM(CumulativeIterationMetric):
     """HD95, HD or ASSD in mm, with the spacing of every case read from its ``MetaTensor`` meta.
 
     Same inputs as MONAI's ``HausdorffDistanceMetric`` (a batch-first tensor ``(B, C, *spatial)`` or a
-    list of channel-first tensors; one-hot, or label maps when ``num_classes`` is given). The spacing of
+    list of channel-first tensors; one-hot, or label maps when ``num_classes`` is given; with
+    ``include_background`` and no ``num_classes``, a one-channel pair is one binary mask, as MONAI's metrics
+    read it: the one-channel sigmoid head of a binary task). The spacing of
     case ``b`` is, in this order: ``spacing`` passed to the call (as for MONAI's metrics), the affine of
     ``y`` (the ground truth keeps its geometry through decollation and post-transforms), then the
     affine of ``y_pred``. Without any of them it raises instead of silently reporting voxels.
@@ -85,12 +87,17 @@ class SurfaceDistanceMetricMM(CumulativeIterationMetric):
             raise ValueError(f"{type(self).__name__} needs the ground truth y")
         if y_pred.ndim < 3:
             raise ValueError(f"y_pred must be batch-first (B, C, *spatial), got shape {tuple(y_pred.shape)}")
-        if y_pred.shape[1] == 1 and y.shape[1] == 1 and self.num_classes is None:
-            raise ValueError(f"{type(self).__name__}: label-map inputs need num_classes (or one-hot inputs)")
+        one_binary_channel = y_pred.shape[1] == 1 and y.shape[1] == 1 and self.num_classes is None
+        if one_binary_channel and not self.include_background:
+            raise ValueError(
+                f"{type(self).__name__}: label-map inputs need num_classes (or one-hot inputs; a one-channel"
+                " sigmoid output needs include_background=True)"
+            )
         spacings = self._batch_spacing(y_pred, y, kwargs.get("spacing"))
         values = []
         for b, spacing in enumerate(spacings):
-            masks = class_masks(y_pred[b], y[b], len(spacing), self.include_background, self.num_classes)
+            num_classes = 1 if one_binary_channel else self.num_classes
+            masks = class_masks(y_pred[b], y[b], len(spacing), self.include_background, num_classes)
             values.append([surface_scores(p, g, spacing, (self.metric,))[self.metric] for _, p, g in masks])
         return torch.as_tensor(values, dtype=torch.float32, device=y_pred.device)
 

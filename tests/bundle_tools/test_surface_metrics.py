@@ -263,3 +263,14 @@ def test_handlers_report_mm_with_each_case_spacing_in_an_evaluator(tmp_path):
     assert evaluator.state.metric_details["val_assd"][:, 0].tolist() == pytest.approx([4.0, 7.0])
     assert evaluator.state.metrics["val_hd95"] == pytest.approx(5.5)
     assert evaluator.state.metrics["monai_hd95_voxels"] == pytest.approx(2.0)  # why these handlers exist
+
+
+def test_one_channel_with_background_is_one_binary_mask():
+    """A one-channel sigmoid head (binary task, include_background=True) scores its one mask, as MONAI does."""
+    gt, pred = _plate((8, 8, 8), 2, 3), _plate((8, 8, 8), 2, 5)
+    one_channel = [torch.from_numpy(m.astype(np.float32))[None, None] for m in (pred, gt)]
+    two_channel = [torch.from_numpy(np.stack([~m, m]).astype(np.float32))[None] for m in (pred, gt)]
+    value = SurfaceDistanceMetricMM("hd", include_background=True)(*one_channel, spacing=(1.0, 1.0, 2.5))
+    reference = SurfaceDistanceMetricMM("hd")(*two_channel, spacing=(1.0, 1.0, 2.5))
+    assert value.shape == (1, 1)
+    assert value.item() == pytest.approx(reference.item()) == pytest.approx(5.0)

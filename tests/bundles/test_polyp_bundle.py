@@ -73,3 +73,44 @@ def test_the_plain_unet_baseline_is_one_override(bh, bundle_copy, datasets, tmp_
                   cwd=tmp_path)  # fmt: skip
     weights = torch.load(bundle / "models" / "model.pt", weights_only=True)["model"]
     assert not any("cbam" in key.lower() or "gate" in key.lower() for key in weights)
+
+
+def test_the_sigmoid_head_trains_evaluates_infers_and_exports_with_its_args_file(
+    bh, bundle_copy, datasets, tmp_path
+):
+    """``configs/sigmoid_head.json`` (one channel, sigmoid, Dice+BCE) through every step, as a user passes it."""
+    data = datasets(NAME)
+    bundle = bundle_copy(NAME)
+    head = ["--args_file", bundle / "configs" / "sigmoid_head.json"]
+    bh.run_bundle(["run", "--config_file", bundle / "configs" / "train.json", "--dataset_dir", data, *head,
+                   *SHORT[:1], "1", *SHORT[2:]], cwd=tmp_path)  # fmt: skip
+    assert torch.load(bundle / "models" / "model.pt", weights_only=True)["model"]["head.weight"].shape[0] == 1
+
+    bh.run_bundle(["run", "--config_file", bh.config_list(bundle, "train.json", "evaluate.json"),
+                   "--dataset_dir", data, "--num_workers", "0", *head], cwd=tmp_path)  # fmt: skip
+    rows = list(csv.DictReader((bundle / "eval" / "metrics.csv").open()))
+    assert len(rows) == len(bh.load_json(data / "datalist.json")["validation"])
+    assert {(r["class_index"], r["class"]) for r in rows} == {("0", "polyp")}  # the one channel is the polyp
+
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    raw = sorted((data.with_name(data.name + "_raw") / "Kvasir-SEG" / "images").glob("*.jpg"))[:2]
+    for picture in raw:
+        (pictures / picture.name).write_bytes(picture.read_bytes())
+    bh.run_bundle(["run", "--config_file", bundle / "configs" / "inference.json", "--input_dir", pictures,
+                   "--output_dir", tmp_path / "masks", *head], cwd=tmp_path)  # fmt: skip
+    for picture in raw:
+        mask = Image.open(tmp_path / "masks" / f"{picture.stem}_seg.png")
+        assert mask.size == Image.open(picture).size
+        assert set(np.unique(np.asarray(mask)).tolist()) <= {0, 255}
+
+    out = tmp_path / "export_onnx"
+    cmd = [sys.executable, "-m", "bundle_tools", "export", str(bundle), "--to", "onnx", "--out", str(out),
+           "--args_file", str(head[1])]  # fmt: skip
+    proc = subprocess.run(cmd, env=bh.env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cmd[cmd.index("onnx")], cmd[cmd.index(str(out))] = "monailabel", str(tmp_path / "export_ml")
+    proc = subprocess.run(cmd, env=bh.env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    inference = bh.load_json(tmp_path / "export_ml" / "configs" / "inference.json")
+    assert inference["out_channels"] == 1 and inference["multi_label"] is True

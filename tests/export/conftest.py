@@ -8,10 +8,12 @@ need weights that fit the network; the values do not matter.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +38,51 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def isolated(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``python -S ...``: site-packages on PYTHONPATH, but no .pth files (the project's editable install is
+    one) and neither the repository nor the test's folders on sys.path."""
+    env = subprocess_env(PYTHONPATH=sysconfig.get_paths()["purelib"])
+    env.pop("PYTHONHOME", None)
+    return subprocess.run(
+        [sys.executable, "-S", *cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def make_fold_ensemble(bundle: Path, dest: Path, folds: int = 2) -> Path:
+    """Fold folders as ``bundle_tools cv`` leaves them (``fold_k/models/model.pt`` beside a copy of the bundle's
+    ``plan.json``; weights: the bundle's, each fold's perturbed by its own seed) and the ``ensemble.json``
+    that names them, with the local paths ``cv`` writes (``datalist``)."""
+    import hashlib
+
+    import torch
+
+    plan = bundle / "models" / "plan.json"
+    state = torch.load(bundle / "models" / "model.pt", weights_only=True)["model"]
+    paths = []
+    for k in range(folds):
+        models = dest / f"fold_{k}" / "models"
+        models.mkdir(parents=True)
+        shutil.copy2(plan, models / "plan.json")
+        gen = torch.Generator().manual_seed(k + 1)
+        fold = {n: t + 0.5 * t.float().std(correction=0) * torch.randn(t.shape, generator=gen) if t.is_floating_point()
+                else t for n, t in state.items()}  # fmt: skip
+        sha = hashlib.sha256(plan.read_bytes()).hexdigest()
+        torch.save({"model": fold, "plan_sha256": sha}, models / "model.pt")
+        paths.append(str(models / "model.pt"))
+    decision = {
+        "version": 1,
+        "method": "keep_largest_component",
+        "label_kind": "label_map",
+        "keep_largest_component": [2],
+        "model": {"decided_on": "out-of-fold predictions", "folds": folds},
+    }
+    (dest / "postprocessing.json").write_text(json.dumps(decision, indent=2))
+    args = {"ckpt_paths": paths, "ckpt_path": paths[0], "postprocessing_file": str(dest / "postprocessing.json"),
+            "datalist": str(dest / "fold_0" / "datalist.json")}  # fmt: skip
+    (dest / "ensemble.json").write_text(json.dumps(args, indent=2))
+    return dest / "ensemble.json"
+
+
 def synth(task: str, out: Path, cases: int = 4, size: tuple[int, int, int] = (32, 32, 32)) -> Path:
     """``python -m data_prep synth TASK OUT --cases N --size X Y Z`` (in a subprocess, like a user)."""
     cmd = [sys.executable, "-m", "data_prep", "synth", task, str(out), "--cases", str(cases),
@@ -50,7 +97,11 @@ def make_trained_copy(name: str, dest_root: Path, dataset: Path) -> Path:
     from monai.bundle import ConfigParser
 
     dest = dest_root / name
-    ignore = shutil.ignore_patterns("*.pt", "*.ts", "*.onnx", "runs", "eval", "__pycache__", "plan.json")
+
+    def ignore(folder: str, names: list[str]) -> list[str]:  # outputs of runs in the working tree stay behind
+        outputs = {"runs", "eval", "__pycache__"}
+        return [n for n in names if n in outputs or (Path(folder).name == "models" and n != ".gitkeep")]
+
     shutil.copytree(BUNDLES / name, dest, ignore=ignore)
     if not (dest / "LICENSE").is_file():  # the bundles under construction may not carry them yet
         (dest / "LICENSE").write_text("Apache License 2.0 (test copy)\n")
@@ -115,9 +166,21 @@ def exported_monailabel(tmp_path_factory: pytest.TempPathFactory, trained_bundle
 
 
 @pytest.fixture(scope="session")
+def exported_ensemble(tmp_path_factory: pytest.TempPathFactory, trained_bundles) -> tuple[Path, Path]:
+    """``(ensemble.json, export)``: two folds of the abdominal bundle (:func:`make_fold_ensemble`) exported
+    with ``--to monailabel --args_file ensemble.json`` (made once per session)."""
+    from bundle_tools.export import export_monailabel
+
+    args = make_fold_ensemble(trained_bundles("abdominal_mri_attention_unet"), tmp_path_factory.mktemp("cv"))
+    out = tmp_path_factory.mktemp("exported") / "abdominal_ensemble"
+    export_monailabel(trained_bundles("abdominal_mri_attention_unet"), out, make_zip=False, args_file=args)
+    return args, out
+
+
+@pytest.fixture(scope="session")
 def eh():
     """The helpers of this folder as one object (``--import-mode=importlib`` cannot import conftest)."""
     return types.SimpleNamespace(
         REPO=REPO, BUNDLES=BUNDLES, BUNDLE_TASKS=BUNDLE_TASKS, subprocess_env=subprocess_env, synth=synth,
-        make_trained_copy=make_trained_copy,
+        make_trained_copy=make_trained_copy, isolated=isolated, make_fold_ensemble=make_fold_ensemble,
     )  # fmt: skip

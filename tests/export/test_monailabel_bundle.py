@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
-import sysconfig
 import zipfile
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -89,17 +85,6 @@ def test_multilabel_bundle_shows_the_label_map_names(exported_monailabel):
     assert pred["network_channel_def"] == {"0": "TC", "1": "WT", "2": "ET"}
 
 
-def _isolated(cmd: list[str], cwd: Path, eh) -> subprocess.CompletedProcess:
-    """Run ``python -S ...``: site-packages on PYTHONPATH, but no .pth files (the project's editable install is
-    one) and neither the repository nor the test's folders on sys.path."""
-    site = sysconfig.get_paths()["purelib"]
-    env = eh.subprocess_env(PYTHONPATH=site)
-    env.pop("PYTHONHOME", None)
-    return subprocess.run(
-        [sys.executable, "-S", *cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", BUNDLE_NAMES)
 def test_exported_bundle_infers_where_the_project_is_not_importable(
@@ -107,9 +92,9 @@ def test_exported_bundle_infers_where_the_project_is_not_importable(
 ):
     out = exported_monailabel(name)
     for package in ("custom_networks", "bundle_tools", "data_prep"):
-        proc = _isolated(["-c", f"import {package}"], out, eh)
+        proc = eh.isolated(["-c", f"import {package}"], out)
         assert proc.returncode != 0 and f"No module named '{package}'" in proc.stderr
-    proc = _isolated(["-c", "import scripts.custom_networks as m; print(m.__file__)"], out, eh)
+    proc = eh.isolated(["-c", "import scripts.custom_networks as m; print(m.__file__)"], out)
     assert proc.returncode == 0 and proc.stdout.strip().startswith(str(out)), proc.stderr
 
     data = datasets(name)
@@ -119,10 +104,10 @@ def test_exported_bundle_infers_where_the_project_is_not_importable(
     for image in images:
         (inputs / image.name).symlink_to(image)
     preds = tmp_path / "pred"
-    proc = _isolated(
+    proc = eh.isolated(
         ["-m", "monai.bundle", "run", "--config_file", "configs/inference.json", "--input_dir", str(inputs),
          "--output_dir", str(preds), "--roi_size", "[32,32,32]", "--sw_batch_size", "1"],
-        out, eh,
+        out,
     )  # fmt: skip
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     for image in images:

@@ -4,7 +4,8 @@ The environment (``.venv-monailabel``, see ``monailabel_env/create_env.py``) is 
 nothing of this project; the tests are skipped only when it cannot be created, and then say why. Each test
 puts the export into a ``monaibundle``-style app's ``model/`` folder (a copy in tmp_path) and drives:
 
-* ``BundleInferTask``: valid, the bundle's label names, a NIfTI label with the input's geometry;
+* ``BundleInferTask``: valid, the bundle's label names, a NIfTI label with the input's geometry; a fold ensemble
+  exported with ``--args_file ensemble.json`` segments as the project's ensemble inference does;
 * ``BundleTrainTask``: one epoch on a tiny ``LocalDatastore``, writing ``models/model.pt``;
 * ``monailabel start_server`` with the ``monaibundle`` sample app shipped in the wheel, on loopback, offline:
   ``GET /info/`` lists the model, ``POST /infer/<model>`` returns a label.
@@ -21,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -121,6 +123,38 @@ def test_bundle_infer_task_segments_a_nifti_with_the_input_geometry(
     assert set(result["label"]["values"]) <= {0.0, *map(float, result["labels"].values())}
 
 
+def test_bundle_infer_task_serves_a_fold_ensemble_as_the_project_infers_it(
+    monailabel_python, exported_ensemble, trained_bundles, datasets, tmp_path, eh
+):
+    args_file, exported = exported_ensemble
+    bundle = _model_dir(tmp_path / "app", exported, "abdominal_ensemble")
+    image = sorted((datasets(ABDOMINAL) / "imagesTr").glob("*.nii.gz"))[0]
+    result = _drive(monailabel_python, tmp_path, "infer", str(bundle), str(image), timeout=600)
+    assert result["valid"] is True
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / image.name).symlink_to(image)
+    one_model = tmp_path / "one_model.json"  # fold 0 alone, with the ensemble's post-processing
+    one_model.write_text(json.dumps({**json.loads(args_file.read_text()), "ckpt_paths": None}))
+    counts = {}
+    for name, args in (("ensemble", args_file), ("one_model", one_model)):
+        cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file",
+               str(trained_bundles(ABDOMINAL) / "configs" / "inference.json"), "--args_file", str(args),
+               "--input_dir", str(inputs), "--output_dir", str(tmp_path / name), "--roi_size", "[32,32,32]"]  # fmt: skip
+        proc = subprocess.run(cmd, env=eh.subprocess_env(), capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        label = np.asarray(nib.load(tmp_path / name / image.name.replace(".nii.gz", "_seg.nii.gz")).dataobj)
+        counts[name] = {str(float(v)): int((label == v).sum()) for v in np.unique(label)}
+    served = result["label"]["counts"]
+
+    def apart(a: dict[str, int], b: dict[str, int]) -> float:  # share of voxels whose label count moved
+        return sum(abs(a.get(k, 0) - b.get(k, 0)) for k in {*a, *b}) / (2 * sum(a.values()))
+
+    # MONAI Label calls the models in float32; the project's evaluator under bf16 autocast: a few voxels differ
+    assert apart(served, counts["ensemble"]) < 0.005 and apart(served, counts["one_model"]) > 0.05
+
+
 def test_bundle_train_task_trains_one_epoch_and_writes_model_pt(
     monailabel_python, exported_monailabel, datasets, tmp_path
 ):
@@ -134,7 +168,10 @@ def test_bundle_train_task_trains_one_epoch_and_writes_model_pt(
     result = _drive(monailabel_python, tmp_path, "train", str(bundle), str(studies), timeout=900)
 
     assert result["valid"] is True and result["datalist"] == 4
-    assert sorted(result["keys_before"]) == ["model", "plan_sha256"]  # the export's weights and their plan's hash
+    assert sorted(result["keys_before"]) == [
+        "model",
+        "plan_sha256",
+    ]  # the export's weights and their plan's hash
     assert {"model", "epoch", "plan_sha256"} <= set(result["keys_after"]) and result["epoch"] == 1
     assert result["same_tensors"] and result["weights_changed"]
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from bundle_tools.export.overrides import ExportArgs
 from bundle_tools.export.to_monailabel import _copy_plan
 
 
 def _source(root):
-    return SimpleNamespace(root=root, configs={"inference.json": {"plan": "models/plan.json"}})
+    models = root / "models"
+    return SimpleNamespace(
+        root=root, configs={"inference.json": {"plan": "models/plan.json"}}, plan_path=models / "plan.json",
+        postprocessing_path=models / "postprocessing.json", args=ExportArgs(),
+    )  # fmt: skip
 
 
 def test_export_copies_postprocessing_json_when_training_wrote_one(tmp_path):

@@ -31,6 +31,7 @@ def _geometry(path: str) -> dict[str, Any]:
         "affine": np.asarray(img.affine).round(4).tolist(),
         "dtype": str(data.dtype),
         "values": [float(v) for v in values[:50]],
+        "counts": {str(float(v)): int((data == v).sum()) for v in values[:50]},
     }
 
 
