@@ -79,6 +79,9 @@ def test_bundle_trains_evaluates_and_infers_into_its_own_folder(name, bundle_cop
     rows = list(csv.DictReader((ev / "metrics.csv").open()))
     validation = bh.load_json(data / "datalist.json")["validation"]
     assert {r["case"] for r in rows} == {Path(v["image"]).name.removesuffix(".nii.gz") for v in validation}
+    labels = set(bh.load_json(data / "plan.json")["labels"].values()) - {"background"}
+    multi_label = name == "brain_tumour_mri_cbam_unet"  # one sigmoid channel per region, each scored
+    assert {r["class"] for r in rows} == ({"TC", "WT", "ET"} if multi_label else labels)
     for row in rows:
         for col in ("dice", "iou", "precision", "recall", "hd95_mm", "assd_mm"):
             assert math.isfinite(float(row[col])), (row, col)
