@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bundle_tools.experiments.folds import FoldSetup, fold_dir, run_fold, without_ids
+from bundle_tools.experiments.folds import FoldSetup, fold_dir, override_values, run_fold, without_ids
 from bundle_tools.experiments.oof import (
     decide_oof_postprocessing,
     merge_fold_metrics,
@@ -190,6 +190,8 @@ def run_cv(
             "ckpt_path": infos[0]["model"],  # its plan (the folds' one plan) drives the preprocessing
             "postprocessing_file": str((output / "postprocessing.json").absolute()),
             "datalist": infos[0]["datalist"],
+            # the network the folds trained (compare's networks): the export rebuilds it from this file
+            **{k: v for k, v in override_values(setup.overrides).items() if k.startswith("network_def")},
         },
         output / "ensemble.json",
     )
@@ -220,5 +222,23 @@ def run_cv(
     )
     log(
         f"infer with the {folds}-fold ensemble (add --input_dir IMAGES, else the held-out test cases):\n  {command}"
+    )
+    log(
+        "export it for MONAI Label:\n  "
+        + shlex.join(
+            [
+                sys.executable,
+                "-m",
+                "bundle_tools",
+                "export",
+                str(bundle.absolute()),
+                "--to",
+                "monailabel",
+                "--out",
+                "DEST",
+                "--args_file",
+                str(ensemble.absolute()),
+            ]
+        )  # fmt: skip
     )
     return table

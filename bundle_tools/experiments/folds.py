@@ -34,7 +34,15 @@ from bundle_tools.tune.trial_runner import run_trial, trial_command
 from data_prep.errors import DataPrepError
 from data_prep.io import read_json, write_json
 
-__all__ = ["FOLD_DONE", "FoldSetup", "fold_dir", "run_fold", "without_ids", "write_fold_datalist"]
+__all__ = [
+    "FOLD_DONE",
+    "FoldSetup",
+    "fold_dir",
+    "override_values",
+    "run_fold",
+    "without_ids",
+    "write_fold_datalist",
+]
 
 FOLD_DONE = "fold.json"
 """The completion file of a fold, written last."""
@@ -108,6 +116,24 @@ def without_ids(overrides: Sequence[str], ids: Sequence[str]) -> list[str]:
             continue
         out.append(token)
     return out
+
+
+def override_values(overrides: Sequence[str]) -> dict[str, Any]:
+    """``{id: value}`` of ``--id value`` / ``--id=value`` overrides, each value parsed as ``python -m monai.bundle``
+    parses it on the command line (Python Fire: ``"[32,32,32]"`` a list, ``"False"`` a bool, else the text)."""
+    from fire.parser import DefaultParseValue
+
+    values: dict[str, Any] = {}
+    key = None
+    for token in overrides:
+        match = re.match(r"^--([A-Za-z_][\w#:]*)(?:=(.*))?$", token)
+        if match and match.group(2) is None:
+            key = match.group(1)
+        elif match:
+            values[match.group(1)], key = DefaultParseValue(match.group(2)), None
+        elif key is not None:
+            values[key], key = DefaultParseValue(token), None
+    return values
 
 
 def _evaluate_command(setup: FoldSetup, folder: Path, args_file: Path) -> list[str]:

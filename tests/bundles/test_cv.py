@@ -98,6 +98,16 @@ def test_cv_trains_each_fold_resumes_after_a_kill_and_its_ensemble_infers_on_the
         np.testing.assert_allclose(a, b, atol=1e-4)
     assert read_image(pred).GetSize() == read_image(image).GetSize()
 
+    # the fold ensemble exported for MONAI Label with the command cv prints
+    export = shlex.split(second.stdout.split("export it for MONAI Label:\n")[1].splitlines()[0])
+    export[export.index("DEST")] = str(tmp_path / "exported")
+    proc = subprocess.run([*export, "--no-zip"], cwd=tmp_path, env=bh.env(), capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "exported" / "models").glob("ensemble_*.pt")) == [
+        "ensemble_0.pt", "ensemble_1.pt"
+    ]  # fmt: skip
+
 
 def bh_csv(path: Path) -> list[dict[str, str]]:
     import csv
