@@ -123,7 +123,9 @@ def test_scores(metrics_csv: Path) -> dict[str, tuple[float, float]]:
     per_case: dict[str, dict[str, list[float]]] = {}
     with metrics_csv.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
-            if row["class"] == "background":  # label maps score from label 1; a sigmoid channel 0 is the polyp
+            if (
+                row["class"] == "background"
+            ):  # label maps score from label 1; a sigmoid channel 0 is the polyp
                 continue
             case = per_case.setdefault(row["case"], {})
             for key in ("dice", "iou", "hd95_mm"):

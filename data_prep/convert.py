@@ -14,7 +14,6 @@ Example::
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import SimpleITK as sitk
 
 from data_prep.dicom import is_dicom_folder, read_dicom_series
 from data_prep.errors import DataPrepError
-from data_prep.io import read_image, write_image
+from data_prep.io import atomic_write, read_image
 from data_prep.outputs import check_output_path, refuse_output_onto_input
 from data_prep.slices import list_slice_files, read_slice_list, read_slice_stack
 
@@ -81,13 +80,9 @@ def write_nifti_checked(image: sitk.Image, output: str | os.PathLike, *, source:
             raise DataPrepError(
                 f"{source or output}: {bad} voxels are NaN or infinite (NIfTI readers disagree on them: ITK reads 0)"
             )
-    output.parent.mkdir(parents=True, exist_ok=True)
     suffix = ".nii.gz" if output.name.endswith(".nii.gz") else ".nii"
-    fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=f".check{suffix}", dir=output.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write_image(image, tmp)
+    with atomic_write(output, suffix) as tmp:  # read back before the rename: a refused image leaves nothing
+        sitk.WriteImage(image, str(tmp), True)
         back = read_image(tmp)
         problems = geometry_differences(back, image)
         if back.GetNumberOfComponentsPerPixel() != image.GetNumberOfComponentsPerPixel():
@@ -100,9 +95,6 @@ def write_nifti_checked(image: sitk.Image, output: str | os.PathLike, *, source:
             raise DataPrepError(
                 f"{source or output}: NIfTI cannot hold this image exactly ({'; '.join(problems)}; read back vs input)"
             )
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
     return output
 
 

@@ -45,7 +45,9 @@ def read_image(path: str | os.PathLike) -> sitk.Image:
         raise DataPrepError(f"{path}: cannot be read as an image ({one_line(err)})") from None
     geometry = (*image.GetSpacing(), *image.GetOrigin(), *image.GetDirection())
     if not all(math.isfinite(v) for v in geometry) or min(image.GetSpacing()) <= 0:
-        raise DataPrepError(f"{path}: spacing, origin or direction is not finite and positive (damaged header)")
+        raise DataPrepError(
+            f"{path}: spacing, origin or direction is not finite and positive (damaged header)"
+        )
     return image
 
 

@@ -16,14 +16,12 @@ import torch
 from monai.engines import SupervisedEvaluator
 
 from bundle_tools.config.user_errors import raise_user_errors_first
-from bundle_tools.engines.autocast import AmpInferer, AutocastForward
-from bundle_tools.engines.precision import resolve_amp, split_amp_kwargs
-from custom_networks.blocks.cpu_kernels import module_to_channels_last
+from bundle_tools.engines.amp_engine import AmpEngineMixin
 
 __all__ = ["AmpSupervisedEvaluator"]
 
 
-class AmpSupervisedEvaluator(SupervisedEvaluator):
+class AmpSupervisedEvaluator(AmpEngineMixin, SupervisedEvaluator):
     """MONAI ``SupervisedEvaluator`` whose mixed precision follows the device it runs on.
 
     Takes every argument of ``monai.engines.SupervisedEvaluator`` plus ``amp_dtype`` and
@@ -58,17 +56,7 @@ class AmpSupervisedEvaluator(SupervisedEvaluator):
         channels_last: bool = False,
         **kwargs: Any,
     ) -> None:
-        amp, amp_dtype, extra = split_amp_kwargs(amp, amp_kwargs, amp_dtype)
-        policy = self.amp_policy = resolve_amp(device, amp, amp_dtype)
-        self.autocast_kwargs = extra
-        self.channels_last = channels_last
-        super().__init__(device, *args, amp=False, amp_kwargs=extra, **kwargs)
-        if channels_last:
-            module_to_channels_last(self.network)
-        self.inferer = AmpInferer(self.inferer, policy, extra, channels_last, single_head=True)
+        self._resolve_precision(device, amp, amp_kwargs, amp_dtype, channels_last)
+        super().__init__(device, *args, amp=False, amp_kwargs=self.autocast_kwargs, **kwargs)
+        self._wrap_network_calls(single_head=True)
         raise_user_errors_first(self)
-
-    def autocast_network(self) -> AutocastForward:
-        """The engine's network as its inferer calls it: policy autocast, channels-last inputs, float32 out
-        (one head)."""
-        return self.inferer.network_call(self.network)

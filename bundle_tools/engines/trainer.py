@@ -18,16 +18,15 @@ from monai.engines import SupervisedTrainer
 from monai.engines.utils import IterationEvents
 
 from bundle_tools.config.user_errors import raise_user_errors_first
-from bundle_tools.engines.autocast import AmpInferer, AutocastForward, Float32Loss
+from bundle_tools.engines.amp_engine import AmpEngineMixin
+from bundle_tools.engines.autocast import Float32Loss
 from bundle_tools.engines.deep_supervision import keep_full_resolution_head
 from bundle_tools.engines.finite import stop_on_non_finite_loss
-from bundle_tools.engines.precision import resolve_amp, split_amp_kwargs
-from custom_networks.blocks.cpu_kernels import module_to_channels_last
 
 __all__ = ["AmpSupervisedTrainer"]
 
 
-class AmpSupervisedTrainer(SupervisedTrainer):
+class AmpSupervisedTrainer(AmpEngineMixin, SupervisedTrainer):
     """MONAI ``SupervisedTrainer`` whose mixed precision follows the device it runs on.
 
     Takes every argument of ``monai.engines.SupervisedTrainer`` (same names, same meaning) plus
@@ -76,10 +75,8 @@ class AmpSupervisedTrainer(SupervisedTrainer):
         channels_last: bool = False,
         **kwargs: Any,
     ) -> None:
-        amp, amp_dtype, extra = split_amp_kwargs(amp, amp_kwargs, amp_dtype)
-        policy = self.amp_policy = resolve_amp(device, amp, amp_dtype)
-        self.autocast_kwargs = extra
-        self.channels_last = channels_last
+        policy = self._resolve_precision(device, amp, amp_kwargs, amp_dtype, channels_last)
+        extra = self.autocast_kwargs
         super().__init__(
             device,
             *args,
@@ -87,14 +84,8 @@ class AmpSupervisedTrainer(SupervisedTrainer):
             amp_kwargs={"dtype": policy.dtype, **extra} if policy.use_grad_scaler else extra,
             **kwargs,
         )
-        if channels_last:
-            module_to_channels_last(self.network)
-        self.inferer = AmpInferer(self.inferer, policy, extra, channels_last, single_head=False)
+        self._wrap_network_calls(single_head=False)
         self.loss_function = Float32Loss(self.loss_function, policy.device_type)
         self.add_event_handler(IterationEvents.LOSS_COMPLETED, stop_on_non_finite_loss)
         self.add_event_handler(IterationEvents.LOSS_COMPLETED, keep_full_resolution_head)
         raise_user_errors_first(self)
-
-    def autocast_network(self) -> AutocastForward:
-        """The engine's network as its inferer calls it: policy autocast, channels-last inputs, float32 out."""
-        return self.inferer.network_call(self.network)

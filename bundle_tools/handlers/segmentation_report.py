@@ -28,7 +28,7 @@ from bundle_tools.handlers._case_items import item_name, output_items
 from bundle_tools.metrics.names import class_name_map
 from bundle_tools.metrics.scores import segmentation_scores
 from bundle_tools.metrics.spacing import case_spacing
-from bundle_tools.metrics.summary import case_rows, format_summary, summarize, write_report
+from bundle_tools.metrics.summary import case_rows, format_summary, write_report
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 idist, _ = optional_import("ignite", IgniteInfo.OPT_IMPORT_VERSION, min_version, "distributed")
@@ -86,7 +86,11 @@ class SegmentationReport:
         if not self.class_names:
             raise ValueError(
                 f"class_names {class_names!r} leave no class to score"
-                + ("" if include_background else " (a one-channel sigmoid output needs include_background=True)")
+                + (
+                    ""
+                    if include_background
+                    else " (a one-channel sigmoid output needs include_background=True)"
+                )
             )
         self.include_background = include_background
         self.filename_key = filename_key
@@ -134,9 +138,9 @@ class SegmentationReport:
         if idist.get_rank() != 0:
             return
         rows = [row for part in parts for row in part]
-        write_report(rows, self.output_dir)
+        summary = write_report(rows, self.output_dir)
         if self.logger is not None:
             self.logger.info(
                 f"segmentation report ({len({r['case'] for r in rows})} cases) -> {self.output_dir}\n"
-                + format_summary(summarize(rows))
+                + format_summary(summary)
             )

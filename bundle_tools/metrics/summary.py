@@ -101,7 +101,7 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
-def write_report(rows: Iterable[Mapping[str, Any]], output_dir: str | os.PathLike) -> tuple[Path, Path]:
+def write_report(rows: Iterable[Mapping[str, Any]], output_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """Write ``metrics.csv`` (the rows) and ``summary.csv`` (:func:`summarize`) atomically.
 
     Args:
@@ -109,13 +109,14 @@ def write_report(rows: Iterable[Mapping[str, Any]], output_dir: str | os.PathLik
         output_dir: the folder (created if missing).
 
     Returns:
-        the paths of ``metrics.csv`` and ``summary.csv``.
+        the summary rows written to ``summary.csv`` (for :func:`format_summary`).
     """
     rows = list(rows)
     output_dir = Path(output_dir)
-    metrics_path = write_text(_csv_text(ROW_COLUMNS, rows), output_dir / "metrics.csv")
-    summary_path = write_text(_csv_text(SUMMARY_COLUMNS, summarize(rows)), output_dir / "summary.csv")
-    return metrics_path, summary_path
+    summary = summarize(rows)
+    write_text(_csv_text(ROW_COLUMNS, rows), output_dir / "metrics.csv")
+    write_text(_csv_text(SUMMARY_COLUMNS, summary), output_dir / "summary.csv")
+    return summary
 
 
 def format_summary(summary: Iterable[Mapping[str, Any]]) -> str:

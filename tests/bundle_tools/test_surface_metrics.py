@@ -274,3 +274,23 @@ def test_one_channel_with_background_is_one_binary_mask():
     reference = SurfaceDistanceMetricMM("hd")(*two_channel, spacing=(1.0, 1.0, 2.5))
     assert value.shape == (1, 1)
     assert value.item() == pytest.approx(reference.item()) == pytest.approx(5.0)
+
+
+def test_hd95_assd_and_the_report_measure_each_case_and_class_once(monkeypatch):
+    """The HD95 and ASSD handlers and the report of one evaluator share one distance computation per pair."""
+    from bundle_tools.metrics import surface_distance
+
+    calls = []
+    nearest = surface_distance._nearest_distances
+    monkeypatch.setattr(surface_distance, "_nearest_distances", lambda p, t: calls.append(1) or nearest(p, t))
+    gt, pred = _plate((12, 12, 10), 2, 5), _plate((12, 12, 10), 2, 7)
+    onehot = [torch.from_numpy(np.stack([~m, m]).astype(np.float32))[None] for m in (pred, gt)]
+    hd95 = SurfaceDistanceMetricMM("hd95")(*onehot, spacing=(0.7, 0.7, 2.0)).item()
+    assd = SurfaceDistanceMetricMM("assd")(*onehot, spacing=(0.7, 0.7, 2.0)).item()
+    report = segmentation_scores(pred, gt, (0.7, 0.7, 2.0), num_classes=2)[1]
+    assert len(calls) == 2  # the two directed distance sets, once
+    assert (report["hd95"], report["assd"]) == (pytest.approx(hd95), pytest.approx(assd))
+    other = segmentation_scores(pred, gt, (0.7, 0.7, 2.5), num_classes=2)[
+        1
+    ]  # another spacing: measured again
+    assert len(calls) == 4 and other["assd"] != pytest.approx(assd)
