@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from data_prep.dicom import is_dicom_folder, read_dicom_series
+from data_prep.dicom import read_dicom_series
+from data_prep.dicom_files import is_dicom_folder
 from data_prep.errors import DataPrepError
 from data_prep.io import atomic_write, read_image
 from data_prep.outputs import check_output_path, refuse_output_onto_input

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import SimpleITK as sitk
 
-from data_prep.dicom import list_series, read_dicom_series
+from data_prep.dicom import read_dicom_series
+from data_prep.dicom_files import list_series
 from data_prep.errors import DataPrepError
 
 if TYPE_CHECKING:  # pydicom is imported when a header is read: inference without DICOM does not need it

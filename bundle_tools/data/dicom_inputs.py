@@ -34,7 +34,7 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from data_prep.convert import write_nifti_checked
-from data_prep.dicom import _read_slice, find_series_folders, list_series
+from data_prep.dicom_files import find_series_folders, list_series, read_slice
 from data_prep.dicom_source import SourceSeries, read_headers, read_source_series
 from data_prep.errors import DataPrepError
 from data_prep.io import read_json, write_json
@@ -72,7 +72,7 @@ def _check_unlisted(folder: Path, listed: set[Path]) -> None:
             and _is_dicom_name(path)
             and path.resolve() not in listed
         ):
-            _read_slice(
+            read_slice(
                 path
             )  # raises naming the file when it is not DICOM or is truncated (as the series reader)
             read_headers([path], for_seg=False)  # ... or lacks its geometry

@@ -121,3 +121,19 @@ def block_majority(labels: np.ndarray, factors: tuple[int, int, int], n_labels: 
     blocks = labels.reshape(x // fx, fx, y // fy, fy, z // fz, fz)
     counts = np.stack([(blocks == v).sum(axis=(1, 3, 5), dtype=np.int16) for v in range(n_labels)])
     return counts.argmax(axis=0).astype(labels.dtype)
+
+
+def min_radius(size: tuple[int, int, int], voxels: float = 1.5) -> np.ndarray:
+    """Per-axis radius in unit coordinates that spans ``voxels`` voxels."""
+    return np.array([2.0 * voxels / n for n in size], dtype=np.float32)
+
+
+def at_least(radii: tuple[float, ...], size: tuple[int, int, int], voxels: float = 1.5) -> tuple[float, ...]:
+    """``radii`` raised to :func:`min_radius` where smaller (the smallest structures stay visible)."""
+    return tuple(float(r) for r in np.maximum(np.array(radii), min_radius(size, voxels)))
+
+
+def disc(grid, centre_xy: tuple[float, float], radius_xy: tuple[float, float]) -> np.ndarray:
+    """A cylinder along z (spine, aorta): ellipse in the axial plane, every slice."""
+    x, y, _ = grid
+    return ((x - centre_xy[0]) / radius_xy[0]) ** 2 + ((y - centre_xy[1]) / radius_xy[1]) ** 2 < 1.0

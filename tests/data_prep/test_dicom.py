@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from data_prep.dicom import find_series_folders, list_series, read_dicom_series, read_single_series_under
+from data_prep.dicom import read_dicom_series, read_single_series_under
+from data_prep.dicom_files import find_series_folders, list_series
 from data_prep.errors import DataPrepError
 from data_prep.synth.raw_layouts import make_uid, write_dicom_series
 

@@ -129,12 +129,18 @@ REALISTIC = (64, 64, 32)
 def noiseless(monkeypatch):
     """Phantoms without blur, bias field, noise and smooth random fields (flat tissues, plain ellipsoids), so
     what is left of an image is the tissues' tones and how voxels mix them."""
-    from data_prep.synth import phantoms
+    from data_prep.synth import abdomen, brain, pancreas, phantoms
 
-    monkeypatch.setattr(phantoms, "gaussian_filter", lambda signal, sigma: signal)
-    monkeypatch.setattr(phantoms, "bias_field", lambda rng, size, strength: np.ones(size, np.float32))
-    monkeypatch.setattr(phantoms, "rician", lambda rng, signal, sigma: signal)
-    monkeypatch.setattr(phantoms, "smooth_field", lambda rng, size, nodes=4: np.zeros(size, np.float32))
+    flat = {
+        "gaussian_filter": lambda signal, sigma: signal,
+        "bias_field": lambda rng, size, strength: np.ones(size, np.float32),
+        "rician": lambda rng, signal, sigma: signal,
+        "smooth_field": lambda rng, size, nodes=4: np.zeros(size, np.float32),
+    }
+    for anatomy in (abdomen, brain, pancreas):  # the modules that draw the phantoms
+        for name, replacement in flat.items():
+            if hasattr(anatomy, name):
+                monkeypatch.setattr(anatomy, name, replacement)
     return phantoms
 
 
@@ -157,10 +163,10 @@ def test_realistic_case_keeps_shapes_labels_determinism_and_shared_anatomy():
 
 
 def test_realistic_deformation_moves_the_whole_anatomy(monkeypatch):
-    from data_prep.synth import phantoms
+    from data_prep.synth import abdomen
 
     deformed = synth_case("abdominal", np.random.default_rng(2), REALISTIC, difficulty="realistic")
-    monkeypatch.setattr(phantoms, "DEFORMATION", 0.0)  # the same draws, no displacement
+    monkeypatch.setattr(abdomen, "DEFORMATION", 0.0)  # the same draws, no displacement
     plain = synth_case("abdominal", np.random.default_rng(2), REALISTIC, difficulty="realistic")
     moved = deformed.label != plain.label
     assert 0.005 < moved.mean() < 0.2  # a smooth displacement, not a new patient
