@@ -31,7 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bundle_tools.experiments.folds import FoldSetup, fold_dir, override_values, run_fold, without_ids
+from bundle_tools.config.flags import as_bool
+from bundle_tools.experiments.folds import FoldSetup, ensemble_overrides, fold_dir, run_fold, without_ids
 from bundle_tools.experiments.oof import (
     decide_oof_postprocessing,
     merge_fold_metrics,
@@ -177,7 +178,10 @@ def run_cv(
     class_names = [
         names.get(i, "background" if i == 0 else f"class_{i}") for i in range(max(names, default=0) + 1)
     ]
-    multi_label = bool(read_json(bundle / "configs" / "train.json").get("multi_label", False))
+    carried = ensemble_overrides(setup.overrides)
+    multi_label = as_bool(
+        carried.get("multi_label", read_json(bundle / "configs" / "train.json").get("multi_label", False))
+    )
     decision = decide_oof_postprocessing(
         {k: i["component_dice"] for k, i in infos.items()},
         output / "postprocessing.json",
@@ -190,8 +194,8 @@ def run_cv(
             "ckpt_path": infos[0]["model"],  # its plan (the folds' one plan) drives the preprocessing
             "postprocessing_file": str((output / "postprocessing.json").absolute()),
             "datalist": infos[0]["datalist"],
-            # the network the folds trained (compare's networks): the export rebuilds it from this file
-            **{k: v for k, v in override_values(setup.overrides).items() if k.startswith("network_def")},
+            # what the folds trained with (network, head, ROI, ...): inference and the export rebuild it from here
+            **carried,
         },
         output / "ensemble.json",
     )

@@ -36,6 +36,7 @@ from data_prep.io import read_json, write_json
 
 __all__ = [
     "FOLD_DONE",
+    "ensemble_overrides",
     "FoldSetup",
     "fold_dir",
     "override_values",
@@ -134,6 +135,13 @@ def override_values(overrides: Sequence[str]) -> dict[str, Any]:
         elif key is not None:
             values[key], key = DefaultParseValue(token), None
     return values
+
+
+def ensemble_overrides(overrides: Sequence[str]) -> dict[str, Any]:
+    """The overrides a fold ensemble carries in its ``ensemble.json``: every one the folds trained with (the
+    network, its output head, the ROI, ...), so that inference and the export rebuild the same models, except
+    ``postprocess``, which must not switch off the post-processing cross-validation chose."""
+    return {k: v for k, v in override_values(overrides).items() if k != "postprocess"}
 
 
 def _evaluate_command(setup: FoldSetup, folder: Path, args_file: Path) -> list[str]:

@@ -15,3 +15,14 @@ def test_override_values_parse_as_the_bundle_command_line_does():
     assert override_values(without_ids(overrides, ["epochs", "amp"])).keys() == {
         "roi_size", "network_def#_target_", "learning_rate", "tag"
     }  # fmt: skip
+
+
+def test_an_ensemble_carries_what_the_folds_trained_with_but_not_postprocess_false():
+    from bundle_tools.experiments.folds import ensemble_overrides
+
+    overrides = ["--network_def#_target_", "custom_networks.UNet", "--out_channels", "1", "--multi_label", "True",
+                 "--roi_size", "[32,32,16]", "--postprocess", "False"]  # fmt: skip
+    assert ensemble_overrides(overrides) == {
+        "network_def#_target_": "custom_networks.UNet", "out_channels": 1, "multi_label": True,
+        "roi_size": [32, 32, 16],
+    }  # fmt: skip
