@@ -6,23 +6,20 @@ written."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-import torch
 from monai.bundle import ConfigParser
 
 from data_prep.convert import convert_to_nifti
 from data_prep.dicom import read_dicom_series
 from data_prep.synth.raw_layouts import make_uid, oblique_direction, write_dicom_series
 
-REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "bundles" / "abdominal_mri_attention_unet"
 SPACING = (0.8, 1.1, 2.7)
 
 
@@ -40,34 +37,10 @@ def small_plan(plan_dict):
     )
 
 
-def _parser(tmp_path: Path, **overrides) -> ConfigParser:
-    parser = ConfigParser()
-    parser.read_config(str(BUNDLE / "configs" / "inference.json"))
-    parser.update(
-        {
-            "bundle_root": str(BUNDLE),
-            "ckpt_dir": str(tmp_path / "models"),
-            "output_dir": str(tmp_path / "out"),
-            "dataset_dir": str(tmp_path / "no_dataset"),
-            "amp": False,
-            "postprocess": False,
-            **overrides,
-        }
-    )
-    return parser
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: the helpers by path
+import inference_helpers  # noqa: E402
 
-
-def _fake_training(tmp_path: Path, plan: dict) -> None:
-    """``models/plan.json`` and untrained seeded weights with the plan's hash, as training writes them; the
-    output bias favours the foreground classes so the prediction is not all background."""
-    models = tmp_path / "models"
-    models.mkdir(exist_ok=True)
-    data = (json.dumps(plan, indent=2) + "\n").encode("utf-8")
-    (models / "plan.json").write_bytes(data)
-    torch.manual_seed(0)
-    net = _parser(tmp_path).get_parsed_content("network_def")
-    state = {"model": net.state_dict(), "epoch": 1, "plan_sha256": hashlib.sha256(data).hexdigest()}
-    torch.save(state, models / "model.pt")
+_parser, _fake_training = inference_helpers.inference_parser, inference_helpers.fake_training
 
 
 def _series(

@@ -5,9 +5,9 @@ it writes each prediction whole (temporary sibling, then rename)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,10 +18,6 @@ import torch
 from monai.bundle import ConfigParser
 from monai.data import NibabelWriter
 from monai.transforms import SaveImaged
-
-REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "bundles" / "abdominal_mri_attention_unet"
-NAME = "abdominal_mri_attention_unet"
 
 
 @pytest.fixture
@@ -37,37 +33,10 @@ def small_plan(plan_dict):
     )
 
 
-def _parser(tmp_path: Path, **overrides) -> ConfigParser:
-    """The bundle's inference.json, every output and the weights under ``tmp_path``."""
-    parser = ConfigParser()
-    parser.read_config(str(BUNDLE / "configs" / "inference.json"))
-    parser.update(
-        {
-            "bundle_root": str(BUNDLE),
-            "ckpt_dir": str(tmp_path / "models"),
-            "output_dir": str(tmp_path / "out"),
-            "dataset_dir": str(tmp_path / "no_dataset"),
-            "amp": False,
-            "postprocess": False,
-            **overrides,
-        }
-    )
-    return parser
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: the helpers by path
+import inference_helpers  # noqa: E402
 
-
-def _train(tmp_path: Path, plan: dict, with_hash: bool = True) -> Path:
-    """``models/plan.json`` and ``models/model.pt`` as training writes them (seeded fresh weights)."""
-    models = tmp_path / "models"
-    models.mkdir(exist_ok=True)
-    data = (json.dumps(plan, indent=2) + "\n").encode("utf-8")
-    (models / "plan.json").write_bytes(data)
-    torch.manual_seed(0)
-    net = _parser(tmp_path).get_parsed_content("network_def")
-    state = {"model": net.state_dict(), "epoch": 1, "metric": 0.5}
-    if with_hash:
-        state["plan_sha256"] = hashlib.sha256(data).hexdigest()
-    torch.save(state, models / "model.pt")
-    return models / "model.pt"
+_parser, _train = inference_helpers.inference_parser, inference_helpers.fake_training
 
 
 def _image(path: Path, shape=(20, 20, 20), channels: int = 0) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ import SimpleITK as sitk
 from data_prep.cli import main
 from data_prep.errors import DataPrepError, user_error_message
 from data_prep.synth.raw_layouts import write_kvasir_raw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: the helpers by path
+from dataset_helpers import write_manifest  # noqa: E402
 
 
 def _one_error_line(capsys, path) -> str:
@@ -34,23 +38,10 @@ def _dataset(root: Path) -> Path:
     (root / "labelsTr").mkdir()
     image = sitk.GetImageFromArray(np.arange(6 * 8 * 8, dtype=np.float32).reshape(6, 8, 8))
     label = sitk.GetImageFromArray((np.arange(6 * 8 * 8).reshape(6, 8, 8) % 3).astype(np.uint8))
-    training = []
     for name in ("c0", "c1"):
         sitk.WriteImage(image, str(root / "imagesTr" / f"{name}.nii.gz"))
         sitk.WriteImage(label, str(root / "labelsTr" / f"{name}.nii.gz"))
-        training.append(
-            {"image": f"imagesTr/{name}.nii.gz", "label": f"labelsTr/{name}.nii.gz", "patient": name}
-        )
-    manifest = {
-        "name": "t",
-        "labels": {"0": "background", "1": "a", "2": "b"},
-        "modality": {"0": "MR"},
-        "numTraining": 2,
-        "numTest": 0,
-        "training": training,
-        "test": [],
-    }
-    (root / "dataset.json").write_text(json.dumps(manifest))
+    write_manifest(root, ("c0", "c1"))
     return root
 
 

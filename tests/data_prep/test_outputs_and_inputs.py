@@ -3,9 +3,9 @@ umask's modes."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -14,6 +14,9 @@ import SimpleITK as sitk
 
 from data_prep.cli import main
 from data_prep.synth.raw_layouts import write_kvasir_raw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: the helpers by path
+from dataset_helpers import write_manifest  # noqa: E402
 
 
 def _error_line(capsys, path) -> str:
@@ -65,7 +68,6 @@ def test_remap_labels_refuses_to_write_onto_its_input_file_or_folder(tmp_path, c
 def _dataset_with_nan(root: Path) -> Path:
     (root / "imagesTr").mkdir(parents=True)
     (root / "labelsTr").mkdir()
-    training = []
     for name in ("c0", "c1"):
         image = np.arange(8 * 8 * 6, dtype=np.float32).reshape(8, 8, 6)
         if name == "c1":
@@ -73,19 +75,7 @@ def _dataset_with_nan(root: Path) -> Path:
         label = (np.arange(8 * 8 * 6).reshape(8, 8, 6) % 3).astype(np.uint8)
         nib.save(nib.Nifti1Image(image, np.eye(4)), str(root / "imagesTr" / f"{name}.nii.gz"))
         nib.save(nib.Nifti1Image(label, np.eye(4)), str(root / "labelsTr" / f"{name}.nii.gz"))
-        training.append(
-            {"image": f"imagesTr/{name}.nii.gz", "label": f"labelsTr/{name}.nii.gz", "patient": name}
-        )
-    manifest = {
-        "name": "t",
-        "labels": {"0": "background", "1": "a", "2": "b"},
-        "modality": {"0": "MR"},
-        "numTraining": 2,
-        "numTest": 0,
-        "training": training,
-        "test": [],
-    }
-    (root / "dataset.json").write_text(json.dumps(manifest))
+    write_manifest(root, ("c0", "c1"))
     return root
 
 
