@@ -22,7 +22,6 @@ appended to ``fold_k/train.log`` with each command as its first line):
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bundle_tools.tune.cli import OVERRIDE
 from bundle_tools.tune.trial_runner import run_trial, trial_command
 from data_prep.errors import DataPrepError
 from data_prep.io import read_json, write_json
@@ -111,9 +111,9 @@ def without_ids(overrides: Sequence[str], ids: Sequence[str]) -> list[str]:
         if skip:
             skip = False
             continue
-        match = re.match(r"^--([A-Za-z_][\w#:]*)(=|$)", token)
+        match = OVERRIDE.match(token)
         if match and match.group(1) in ids:
-            skip = match.group(2) == ""
+            skip = match.group(2) is None
             continue
         out.append(token)
     return out
@@ -127,7 +127,7 @@ def override_values(overrides: Sequence[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     key = None
     for token in overrides:
-        match = re.match(r"^--([A-Za-z_][\w#:]*)(?:=(.*))?$", token)
+        match = OVERRIDE.match(token)
         if match and match.group(2) is None:
             key = match.group(1)
         elif match:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from bundle_tools.export.errors import ExportError, staged_outputs
+from bundle_tools.export.errors import staged_outputs
 from bundle_tools.export.source import BundleSource, load_bundle
 
 __all__ = ["write_report"]
@@ -57,12 +57,7 @@ def export_model_file(
     """Export one model file: load the bundle (with the overrides of ``args_file``), ``save`` it to
     ``OUT/<relative>`` and record the check in ``OUT/export.json``, all in a staged folder renamed to ``out``
     when whole. An ensemble (``ckpt_paths``) is refused: one file holds one network."""
-    source = load_bundle(bundle_dir, ckpt, args_file=args_file)
-    if source.members:
-        raise ExportError(
-            f"{args_file}: names an ensemble (ckpt_paths); {target} holds one network: export one model, or the "
-            "ensemble with --to monailabel"
-        )
+    source = load_bundle(bundle_dir, ckpt, args_file=args_file, target=target)
     with staged_outputs(out) as (stage, _):
         record = save(source, stage / relative)
         report = write_report(stage / "export.json", target, source, {relative: record})

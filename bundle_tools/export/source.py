@@ -235,6 +235,7 @@ def load_bundle(
     ckpt: str | os.PathLike | None = None,
     key: str = "model",
     args_file: str | os.PathLike | None = None,
+    target: str = "monailabel",
 ) -> BundleSource:
     """Check and load a trained bundle for export.
 
@@ -244,6 +245,8 @@ def load_bundle(
             else ``models/model.pt`` of the bundle.
         key: the key of the state dict in the checkpoint (bare state dicts are accepted too).
         args_file: the overrides the model was trained and run with (``monai.bundle run --args_file``).
+        target: the export format; only ``monailabel`` carries an ensemble (refused, before any weights are
+            read, for ``torchscript`` and ``onnx``, which hold one network).
     """
     root = Path(bundle_dir).absolute()
     if not root.is_dir():
@@ -257,6 +260,11 @@ def load_bundle(
     args = read_export_args(args_file)
     if ckpt is not None and args.ckpt_path is not None:
         raise ExportError(f"{args_file}: names ckpt_path and --ckpt was given too; give the weights once")
+    if args.ckpt_paths and target != "monailabel":
+        raise ExportError(
+            f"{args_file}: names an ensemble (ckpt_paths); {target} holds one network: export one model, or the "
+            "ensemble with --to monailabel"
+        )
     configs = {
         n: apply_overrides(c, args.overrides) if n in OVERRIDDEN_FILES else c for n, c in configs.items()
     }

@@ -193,11 +193,15 @@ def _setup(args: argparse.Namespace):  # noqa: ANN202 (TuneSetup, imported late)
     )
 
 
+OVERRIDE = re.compile(r"^--([A-Za-z_][\w#:]*)(?:=(.*))?$")
+"""One bundle override on a command line: ``--id value`` (group 2 None) or ``--id=value``; not a negative number."""
+
+
 def override_ids(overrides: Sequence[str]) -> list[str]:
     """The config ids of ``--id value`` / ``--id=value`` overrides (not negative numbers)."""
     ids = []
     for token in overrides:
-        match = re.match(r"^--([A-Za-z_][\w#:]*)(=|$)", token)
+        match = OVERRIDE.match(token)
         if match:
             ids.append(match.group(1))
     return ids
