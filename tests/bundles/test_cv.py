@@ -51,7 +51,9 @@ def test_cv_trains_each_fold_resumes_after_a_kill_and_its_ensemble_infers_on_the
         first = subprocess.Popen(_cv_command(bh, data, out), cwd=tmp_path, env=bh.env(), stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     _kill_when(first, out / "fold_0" / "fold.json", timeout=300)
-    assert (out / "fold_0" / "fold.json").is_file(), (tmp_path / "first.log").read_text(encoding="utf-8")[-3000:]
+    assert (out / "fold_0" / "fold.json").is_file(), (tmp_path / "first.log").read_text(encoding="utf-8")[
+        -3000:
+    ]
     assert not (out / "fold_1" / "fold.json").exists()
     model_0 = out / "fold_0" / "models" / "model.pt"
     stamp = model_0.stat().st_mtime_ns
