@@ -15,13 +15,16 @@ from data_prep.cli import command_parser, run_command
 from data_prep.errors import DataPrepError
 
 #: command modules, in the order ``--help`` lists them
-COMMAND_MODULES = (
-    "bundle_tools.export.cli",
-    "bundle_tools.metrics.folders",
-    "bundle_tools.config.compose",
-    "bundle_tools.tune.cli",
-    "bundle_tools.experiments.cli",
-    "bundle_tools.experiments.compare",
+COMMAND_MODULES = tuple(
+    f"{__package__}.{name}"
+    for name in (
+        "export.cli",
+        "metrics.folders",
+        "config.compose",
+        "tune.cli",
+        "experiments.cli",
+        "experiments.compare",
+    )
 )
 
 

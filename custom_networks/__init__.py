@@ -8,8 +8,8 @@
 - :class:`ModularUNet`: the assembly of ConvBlock / DownOp / SkipConn / UpOp parts they share.
 """
 
-from custom_networks.attention_unet import AttentionUNet, attention_maps
-from custom_networks.blocks import (
+from .attention_unet import AttentionUNet, attention_maps
+from .blocks import (
     CBAM,
     AddSkip,
     AttentionGate,
@@ -22,9 +22,9 @@ from custom_networks.blocks import (
     SpatialGate,
     UpOp,
 )
-from custom_networks.cbam_unet import CBAMUNet
-from custom_networks.modular_unet import ModularUNet
-from custom_networks.unet import ImprovedUNet, UNet
+from .cbam_unet import CBAMUNet
+from .modular_unet import ModularUNet
+from .unet import ImprovedUNet, UNet
 
 __all__ = [
     "CBAM",

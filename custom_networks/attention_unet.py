@@ -15,12 +15,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from custom_networks.blocks import layers
-from custom_networks.blocks.attention_gate import AttentionGate
-from custom_networks.blocks.conv_block import ConvBlock
-from custom_networks.blocks.resampling import DownOp, UpOp
-from custom_networks.blocks.skip_conn import AttentionSkip, ConcatSkip
-from custom_networks.modular_unet import ModularUNet
+from .blocks import layers
+from .blocks.attention_gate import AttentionGate
+from .blocks.conv_block import ConvBlock
+from .blocks.resampling import DownOp, UpOp
+from .blocks.skip_conn import AttentionSkip, ConcatSkip
+from .modular_unet import ModularUNet
 
 
 class AttentionUNet(ModularUNet):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from custom_networks.blocks import layers
-from custom_networks.blocks.cbam import CBAM
-from custom_networks.blocks.conv_block import ConvBlock
-from custom_networks.blocks.resampling import DownOp, UpOp
-from custom_networks.blocks.skip_conn import ConcatSkip
-from custom_networks.modular_unet import ModularUNet
+from .blocks import layers
+from .blocks.cbam import CBAM
+from .blocks.conv_block import ConvBlock
+from .blocks.resampling import DownOp, UpOp
+from .blocks.skip_conn import ConcatSkip
+from .modular_unet import ModularUNet
 
 
 class CBAMUNet(ModularUNet):

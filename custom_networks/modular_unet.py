@@ -30,10 +30,10 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from custom_networks.blocks import cpu_kernels, layers
-from custom_networks.blocks.conv_block import ConvBlock
-from custom_networks.blocks.resampling import DownOp, UpOp
-from custom_networks.blocks.skip_conn import ConcatSkip
+from .blocks import cpu_kernels, layers
+from .blocks.conv_block import ConvBlock
+from .blocks.resampling import DownOp, UpOp
+from .blocks.skip_conn import ConcatSkip
 
 PartFactory = Callable[..., nn.Module]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from custom_networks.blocks import layers
-from custom_networks.blocks.conv_block import ConvBlock, SeparableBottleneckBlock
-from custom_networks.blocks.resampling import DownOp, UpOp
-from custom_networks.blocks.skip_conn import AddSkip, ConcatSkip
-from custom_networks.modular_unet import ModularUNet
+from .blocks import layers
+from .blocks.conv_block import ConvBlock, SeparableBottleneckBlock
+from .blocks.resampling import DownOp, UpOp
+from .blocks.skip_conn import AddSkip, ConcatSkip
+from .modular_unet import ModularUNet
 
 
 class UNet(ModularUNet):

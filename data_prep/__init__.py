@@ -3,6 +3,6 @@
 Command line: ``python -m data_prep --help``. Dataset layout: ``docs/dataset_format.md``.
 """
 
-from data_prep.errors import DataPrepError
+from .errors import DataPrepError
 
 __all__ = ["DataPrepError"]

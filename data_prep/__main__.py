@@ -1,6 +1,6 @@
 """``python -m data_prep <command> ...``: see ``data_prep.cli``."""
 
-from data_prep.cli import main
+from .cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from data_prep.contract import (
+from .contract import (
     FINGERPRINT_JSON,
     FINGERPRINT_VERSION,
     PLAN_JSON,
@@ -49,10 +49,10 @@ from data_prep.contract import (
     load_fingerprint,
     load_manifest,
 )
-from data_prep.errors import DataPrepError
-from data_prep.io import count_non_finite, read_image, spatial_geometry, write_json
-from data_prep.parallel import map_cases
-from data_prep.planner import DEFAULT_BASE_FEATURES, DEFAULT_BUDGET_GB, plan_topology
+from .errors import DataPrepError
+from .io import count_non_finite, read_image, spatial_geometry, write_json
+from .parallel import map_cases
+from .planner import DEFAULT_BASE_FEATURES, DEFAULT_BUDGET_GB, plan_topology
 
 MAX_WEIGHT_RATIO = 50.0
 BACKGROUND_CROP_SHARE = 0.25

@@ -14,20 +14,15 @@ import os
 import sys
 from collections.abc import Sequence
 
-from data_prep.errors import DataPrepError, user_error_message
+from .errors import DataPrepError, user_error_message
 
 #: set to 1 to see the traceback of any error, as ``--debug`` does
 DEBUG_ENV = "SEG3D_DEBUG"
 
 #: command modules, in the order ``--help`` lists them
-COMMAND_MODULES = (
-    "data_prep.commands.convert",
-    "data_prep.commands.remap_labels",
-    "data_prep.commands.validate",
-    "data_prep.commands.split",
-    "data_prep.commands.analyze",
-    "data_prep.commands.synth",
-    "data_prep.commands.prepare",
+COMMAND_MODULES = tuple(
+    f"{__package__}.commands.{name}"
+    for name in ("convert", "remap_labels", "validate", "split", "analyze", "synth", "prepare")
 )
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from data_prep.dicom import read_dicom_series
-from data_prep.dicom_files import is_dicom_folder
-from data_prep.errors import DataPrepError
-from data_prep.io import atomic_write, read_image
-from data_prep.outputs import check_output_path, refuse_output_onto_input
-from data_prep.slices import list_slice_files, read_slice_list, read_slice_stack
+from .dicom import read_dicom_series
+from .dicom_files import is_dicom_folder
+from .errors import DataPrepError
+from .io import atomic_write, read_image
+from .outputs import check_output_path, refuse_output_onto_input
+from .slices import list_slice_files, read_slice_list, read_slice_stack
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 #: relative and absolute tolerance of the round-trip check (NIfTI stores geometry as float32)
@@ -141,7 +141,7 @@ def load_input(
         raise DataPrepError(
             f"{source}: --slices-from-list, --reference-dicom and --spacing need a folder of slices"
         )
-    from data_prep.dicom_seg import is_dicom_seg, read_dicom_seg  # pydicom only when needed
+    from .dicom_seg import is_dicom_seg, read_dicom_seg  # pydicom only when needed
 
     if is_dicom_seg(source):
         return read_dicom_seg(source)

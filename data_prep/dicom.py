@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from data_prep.dicom_files import candidate_files, find_series_folders, list_series, read_slice
-from data_prep.errors import DataPrepError
+from .dicom_files import candidate_files, find_series_folders, list_series, read_slice
+from .errors import DataPrepError
 
 #: tags read from every slice
 TAG_SERIES_UID = "0020|000e"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
-from data_prep.errors import DataPrepError
-from data_prep.reader_guards import declared_size_problem, one_line
+from .errors import DataPrepError
+from .reader_guards import declared_size_problem, one_line
 
 __all__ = [
     "candidate_files",

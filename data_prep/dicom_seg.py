@@ -30,11 +30,11 @@ import numpy as np
 import pydicom
 import SimpleITK as sitk
 
-from data_prep.dicom import check_slice_gaps
-from data_prep.dicom_codes import Concept, segment_code
-from data_prep.dicom_source import SourceSeries
-from data_prep.errors import DataPrepError
-from data_prep.io import atomic_write
+from .dicom import check_slice_gaps
+from .dicom_codes import Concept, segment_code
+from .dicom_source import SourceSeries
+from .errors import DataPrepError
+from .io import atomic_write
 
 __all__ = ["SEG_SOP_CLASS_UID", "SEGMENTATION_TYPES", "is_dicom_seg", "read_dicom_seg", "write_dicom_seg"]
 

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import SimpleITK as sitk
 
-from data_prep.dicom import read_dicom_series
-from data_prep.dicom_files import list_series
-from data_prep.errors import DataPrepError
+from .dicom import read_dicom_series
+from .dicom_files import list_series
+from .errors import DataPrepError
 
 if TYPE_CHECKING:  # pydicom is imported when a header is read: inference without DICOM does not need it
     import pydicom

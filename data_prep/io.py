@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from data_prep.errors import DataPrepError
-from data_prep.json_files import read_json as read_json  # the one JSON reader
-from data_prep.outputs import check_output_path
-from data_prep.outputs import staged_output_dir as staged_output_dir  # the one folder stager
-from data_prep.outputs import umask_file_mode as umask_file_mode
-from data_prep.reader_guards import check_volume_header, one_line
+from .errors import DataPrepError
+from .json_files import read_json as read_json  # the one JSON reader
+from .outputs import check_output_path
+from .outputs import staged_output_dir as staged_output_dir  # the one folder stager
+from .outputs import umask_file_mode as umask_file_mode
+from .reader_guards import check_volume_header, one_line
 
 NIFTI_SUFFIX = ".nii.gz"
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from data_prep.errors import DataPrepError
+from .errors import DataPrepError
 
 __all__ = ["read_json"]
 

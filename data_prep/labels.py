@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import SimpleITK as sitk
 
-from data_prep.errors import DataPrepError
+from .errors import DataPrepError
 
 
 @dataclass(frozen=True)

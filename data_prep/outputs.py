@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from data_prep.errors import DataPrepError
+from .errors import DataPrepError
 
 
 def _current_umask() -> int:

@@ -24,13 +24,13 @@ from typing import TypeVar
 
 from tqdm.auto import tqdm
 
-from data_prep.errors import DataPrepError
+from .errors import DataPrepError
 
 __all__ = ["PRELOAD", "START_METHOD", "map_cases", "process_pool"]
 
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 #: modules the fork server imports once for all workers (the heavy imports every per-case function needs)
-PRELOAD = ("data_prep.io",)
+PRELOAD = (f"{__package__}.io",)
 
 T = TypeVar("T")
 R = TypeVar("R")

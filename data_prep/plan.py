@@ -4,6 +4,6 @@ It lives with the other files of a dataset folder in :mod:`data_prep.contract` (
 this module names the same objects.
 """
 
-from data_prep.contract.plan import NORMALIZATIONS, PLAN_JSON, PLAN_VERSION, Plan, load_plan
+from .contract.plan import NORMALIZATIONS, PLAN_JSON, PLAN_VERSION, Plan, load_plan
 
 __all__ = ["NORMALIZATIONS", "PLAN_JSON", "PLAN_VERSION", "Plan", "load_plan"]

@@ -22,7 +22,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from data_prep.errors import DataPrepError
+from .errors import DataPrepError
 
 #: largest voxel data a header may declare (larger than any volume the bundles train on)
 MAX_DECLARED_BYTES = 8 << 30

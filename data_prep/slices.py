@@ -22,9 +22,9 @@ import numpy as np
 import SimpleITK as sitk
 from PIL import Image, UnidentifiedImageError
 
-from data_prep.dicom import DicomSeries
-from data_prep.errors import DataPrepError
-from data_prep.reader_guards import one_line
+from .dicom import DicomSeries
+from .errors import DataPrepError
+from .reader_guards import one_line
 
 SLICE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 #: most pixels a slice picture may declare (8192 x 8192, far beyond any scanner or endoscope); checked

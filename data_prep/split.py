@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.contract import DATALIST_JSON, DATALIST_VERSION, DATASET_JSON, Case, Datalist, load_manifest
-from data_prep.contract.datalist import proportions_problem
-from data_prep.errors import DataPrepError
-from data_prep.io import write_json
+from .contract import DATALIST_JSON, DATALIST_VERSION, DATASET_JSON, Case, Datalist, load_manifest
+from .contract.datalist import proportions_problem
+from .errors import DataPrepError
+from .io import write_json
 
 DEFAULT_PROPORTIONS = (0.6, 0.2, 0.2)
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from data_prep.contract import (
+from .contract import (
     DATALIST_JSON,
     DATASET_JSON,
     FINGERPRINT_JSON,
@@ -36,11 +36,11 @@ from data_prep.contract import (
     load_manifest,
     load_plan,
 )
-from data_prep.convert import geometry_differences
-from data_prep.errors import DataPrepError
-from data_prep.io import count_non_finite as count_non_finite  # was defined here
-from data_prep.io import read_image
-from data_prep.parallel import map_cases
+from .convert import geometry_differences
+from .errors import DataPrepError
+from .io import count_non_finite as count_non_finite  # was defined here
+from .io import read_image
+from .parallel import map_cases
 
 DEFAULT_TOLERANCE = 1e-4
 

@@ -2,7 +2,7 @@
 the one-line report of a user error
 (see docs/architecture.md)."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "bundle_root": "paths",

@@ -27,7 +27,7 @@ DEBUG_ENV = "SEG3D_DEBUG"
 
 def user_error_line(err: BaseException) -> str | None:
     """The one line for ``err`` or for the first user error among its causes; None for a bug."""
-    from bundle_tools.engines.finite import NonFiniteError
+    from ..engines.finite import NonFiniteError
 
     seen: set[int] = set()
     while err is not None and id(err) not in seen:

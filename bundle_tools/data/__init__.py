@@ -1,7 +1,7 @@
 """Data loading the bundles' configs name: a thread loader that re-raises its thread's error, the pre-flight
 check of a dataset before training, and the checks of inference inputs (see docs/architecture.md)."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "ThreadDataLoader": "loaders",

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
-from bundle_tools.data.dicom_inputs import dicom_series_folders, source_of, stage_dicom_inputs
 from data_prep.contract.manifest import IMAGE_SUFFIXES
 from data_prep.errors import DataPrepError
 from data_prep.plan import Plan, load_plan
+
+from .dicom_inputs import dicom_series_folders, source_of, stage_dicom_inputs
 
 __all__ = [
     "INPUT_SUFFIXES",

@@ -3,7 +3,7 @@
 around the network and the loss once (``autocast``), and the host-memory setting they run under
 (``memory``); see docs/architecture.md."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "AmpInferer": "autocast",

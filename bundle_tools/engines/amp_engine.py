@@ -12,9 +12,10 @@ from typing import Any
 
 import torch
 
-from bundle_tools.engines.autocast import AmpInferer, AutocastForward
-from bundle_tools.engines.precision import AmpPolicy, resolve_amp, split_amp_kwargs
 from custom_networks.blocks.cpu_kernels import module_to_channels_last
+
+from .autocast import AmpInferer, AutocastForward
+from .precision import AmpPolicy, resolve_amp, split_amp_kwargs
 
 __all__ = ["AmpEngineMixin"]
 

@@ -24,9 +24,10 @@ from monai.data import MetaTensor
 from monai.inferers import Inferer
 from monai.utils import convert_to_dst_type
 
-from bundle_tools.engines.deep_supervision import full_resolution_head
-from bundle_tools.engines.precision import AmpPolicy
 from custom_networks.blocks.cpu_kernels import to_channels_last
+
+from .deep_supervision import full_resolution_head
+from .precision import AmpPolicy
 
 __all__ = ["AmpInferer", "AutocastForward", "Float32Loss"]
 

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from monai.engines import SupervisedEvaluator
 
-from bundle_tools.config.user_errors import raise_user_errors_first
-from bundle_tools.engines.amp_engine import AmpEngineMixin
+from ..config.user_errors import raise_user_errors_first
+from .amp_engine import AmpEngineMixin
 
 __all__ = ["AmpSupervisedEvaluator"]
 

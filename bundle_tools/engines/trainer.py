@@ -17,11 +17,11 @@ import torch
 from monai.engines import SupervisedTrainer
 from monai.engines.utils import IterationEvents
 
-from bundle_tools.config.user_errors import raise_user_errors_first
-from bundle_tools.engines.amp_engine import AmpEngineMixin
-from bundle_tools.engines.autocast import Float32Loss
-from bundle_tools.engines.deep_supervision import keep_full_resolution_head
-from bundle_tools.engines.finite import stop_on_non_finite_loss
+from ..config.user_errors import raise_user_errors_first
+from .amp_engine import AmpEngineMixin
+from .autocast import Float32Loss
+from .deep_supervision import keep_full_resolution_head
+from .finite import stop_on_non_finite_loss
 
 __all__ = ["AmpSupervisedTrainer"]
 

@@ -1,7 +1,7 @@
 """Experiments over whole trainings: k-fold cross-validation of a bundle (``python -m bundle_tools cv``),
 its out-of-fold metrics and the post-processing chosen on them (see docs/experiments.md)."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "ComponentDiceScores": "component_scores",

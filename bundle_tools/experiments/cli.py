@@ -29,7 +29,7 @@ Bundle overrides for every fold go after `--`, e.g. `-- --epochs 50 --roi_size "
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``cv`` command to a ``python -m bundle_tools`` parser."""
-    from bundle_tools.tune.cli import _OverridesParser
+    from ..tune.cli import _OverridesParser
 
     parser = subparsers.add_parser(
         "cv",
@@ -52,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run (or resume) the cross-validation."""
-    from bundle_tools.experiments.cv import run_cv
+    from .cv import run_cv
 
     run_cv(args.bundle, args.dataset_dir, args.folds, args.output, args.overrides, seed=args.seed)
     return 0

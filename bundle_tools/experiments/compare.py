@@ -18,9 +18,10 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bundle_tools.tune.cli import _OverridesParser, override_ids
 from data_prep.errors import DataPrepError
 from data_prep.io import read_json, write_json
+
+from ..tune.cli import _OverridesParser, override_ids
 
 __all__ = ["NETWORKS", "NetworkSpec", "add_parser", "budget_epochs", "resolve_networks", "run"]
 
@@ -152,8 +153,8 @@ def budget_epochs(minutes: float, folds: int, epoch_seconds: list[float]) -> int
 
 def run(args: argparse.Namespace) -> int:
     """Measure each network, train the missing folds of each, write the report and print where it is."""
-    from bundle_tools.experiments.compare_report import write_report
-    from bundle_tools.experiments.network_costs import epoch_seconds, measure_costs
+    from .compare_report import write_report
+    from .network_costs import epoch_seconds, measure_costs
 
     bundle, dataset_dir, output = _bundle(args.bundle), Path(args.dataset_dir), Path(args.output)
     if not (dataset_dir / "dataset.json").is_file():
@@ -194,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     if state.get("epochs") is not None:
         recipe += ["--epochs", str(state["epochs"])]
     if not args.report_only:
-        from bundle_tools.experiments.cv import run_cv
+        from .cv import run_cv
 
         for spec in specs:
             print(f"{spec.name}: cross-validation, {args.folds} folds -> {output / spec.name}")

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from bundle_tools.visualize.figures import class_colour, new_figure
+from ..visualize.figures import class_colour, new_figure
 
 __all__ = ["Curve", "box_figure", "curves_figure", "network_colour", "overlay_row_figure"]
 

@@ -25,12 +25,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bundle_tools.experiments.compare_plots import box_figure, curves_figure, overlay_row_figure
-from bundle_tools.experiments.stats import METRICS, case_scores, pairwise_tests, summary_table
-from bundle_tools.metrics.summary import OVERALL
-from bundle_tools.visualize.figures import save_png
 from data_prep.errors import DataPrepError
 from data_prep.io import read_json, write_text
+
+from ..metrics.summary import OVERALL
+from ..visualize.figures import save_png
+from .compare_plots import box_figure, curves_figure, overlay_row_figure
+from .stats import METRICS, case_scores, pairwise_tests, summary_table
 
 __all__ = ["mean_curve", "network_rows", "worst_cases", "write_report"]
 

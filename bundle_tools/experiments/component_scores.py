@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from bundle_tools.handlers._case_items import item_name, output_items
-from bundle_tools.postprocess.decision import case_dice
+from ..handlers._case_items import item_name, output_items
+from ..postprocess.decision import case_dice
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 idist, _ = optional_import("ignite", IgniteInfo.OPT_IMPORT_VERSION, min_version, "distributed")

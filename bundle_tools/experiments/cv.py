@@ -31,17 +31,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bundle_tools.config.flags import as_bool
-from bundle_tools.experiments.folds import FoldSetup, ensemble_overrides, fold_dir, run_fold, without_ids
-from bundle_tools.experiments.oof import (
+from data_prep.errors import DataPrepError
+from data_prep.io import read_json, write_json
+
+from ..config.flags import as_bool
+from ..tune.trial_runner import trial_env, visible_gpus
+from .folds import FoldSetup, ensemble_overrides, fold_dir, run_fold, without_ids
+from .oof import (
     decide_oof_postprocessing,
     merge_fold_metrics,
     read_csv_rows,
     write_oof,
 )
-from bundle_tools.tune.trial_runner import trial_env, visible_gpus
-from data_prep.errors import DataPrepError
-from data_prep.io import read_json, write_json
 
 __all__ = ["CV_JSON", "SET_BY_CV", "infer_command", "run_cv"]
 
@@ -159,7 +160,7 @@ def run_cv(
         raise DataPrepError(f"{dataset_dir}: not a dataset folder (no dataset.json)")
     if folds < 2:
         raise DataPrepError(f"--folds: must be at least 2, got {folds}")
-    from bundle_tools.tune.cli import override_ids
+    from ..tune.cli import override_ids
 
     for key in override_ids(overrides):
         if key in SET_BY_CV:

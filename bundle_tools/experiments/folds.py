@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundle_tools.tune.cli import OVERRIDE
-from bundle_tools.tune.trial_runner import run_trial, trial_command
 from data_prep.errors import DataPrepError
 from data_prep.io import read_json, write_json
+
+from ..tune.cli import OVERRIDE
+from ..tune.trial_runner import run_trial, trial_command
 
 __all__ = [
     "FOLD_DONE",

@@ -27,15 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from bundle_tools.experiments.component_scores import read_component_dice
-from bundle_tools.metrics.summary import ROW_COLUMNS, SUMMARY_COLUMNS, summarize
-from bundle_tools.postprocess.decision import (
+from data_prep.errors import DataPrepError
+from data_prep.io import write_text
+
+from ..metrics.summary import ROW_COLUMNS, SUMMARY_COLUMNS, summarize
+from ..postprocess.decision import (
     LargestComponentDecision,
     decide_from_scores,
     write_postprocessing,
 )
-from data_prep.errors import DataPrepError
-from data_prep.io import write_text
+from .component_scores import read_component_dice
 
 __all__ = ["OOF_COLUMNS", "decide_oof_postprocessing", "merge_fold_metrics", "read_csv_rows", "write_oof"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from bundle_tools.metrics.summary import METRIC_COLUMNS, OVERALL
+from ..metrics.summary import METRIC_COLUMNS, OVERALL
 
 __all__ = [
     "HIGHER_IS_BETTER",

@@ -11,11 +11,11 @@ Every export checks the exported network against the eager one (:mod:`bundle_too
 writes nothing when anything fails (:class:`ExportError` names the file and the problem).
 """
 
-from bundle_tools.export.errors import ExportError as ExportError
-from bundle_tools.export.source import load_bundle as load_bundle
-from bundle_tools.export.to_monailabel import export_monailabel as export_monailabel
-from bundle_tools.export.to_onnx import export_onnx as export_onnx
-from bundle_tools.export.to_torchscript import export_torchscript as export_torchscript
+from .errors import ExportError as ExportError
+from .source import load_bundle as load_bundle
+from .to_monailabel import export_monailabel as export_monailabel
+from .to_onnx import export_onnx as export_onnx
+from .to_torchscript import export_torchscript as export_torchscript
 
 TARGETS = {"torchscript": export_torchscript, "onnx": export_onnx, "monailabel": export_monailabel}
 """``--to`` value -> export function."""

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bundle_tools.export.errors import ExportError
-from bundle_tools.export.source import InputSpec
+from .errors import ExportError
+from .source import InputSpec
 
 __all__ = ["ONNX_TOLERANCE", "TORCHSCRIPT_TOLERANCE", "check_outputs", "check_shapes"]
 

@@ -59,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
     The destination is checked before the bundle is loaded, so a bad ``--out`` is refused at once.
     """
-    from bundle_tools.export.errors import check_destination
+    from .errors import check_destination
 
     make_zip = args.to == "monailabel" and not args.no_zip
     check_destination(args.out, (".zip",) if make_zip else ())
-    from bundle_tools.export import export_monailabel, export_onnx, export_torchscript
+    from . import export_monailabel, export_onnx, export_torchscript
 
     if args.to == "monailabel":
         report = export_monailabel(

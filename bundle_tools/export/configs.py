@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from bundle_tools.export.errors import ExportError
-from bundle_tools.export.vendoring import VENDOR_PACKAGE, referenced_packages, rewrite_references
+from .errors import ExportError
+from .vendoring import VENDOR_PACKAGE, referenced_packages, rewrite_references
 
 __all__ = [
     "REQUIRED_IDS",

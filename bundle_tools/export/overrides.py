@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bundle_tools.export.errors import ExportError
+from .errors import ExportError
 
 __all__ = ["LOCAL_IDS", "ExportArgs", "apply_overrides", "read_export_args"]
 
@@ -62,7 +62,7 @@ def _path(value: Any, key: str, args_file: Path) -> Path:
 
 def read_export_args(args_file: str | os.PathLike | None) -> ExportArgs:
     """Read and split an args file (a JSON object of bundle ids); ``ExportArgs()`` for None."""
-    from bundle_tools.inferers.ensemble import checkpoint_paths
+    from ..inferers.ensemble import checkpoint_paths
 
     if args_file is None:
         return ExportArgs()

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from bundle_tools.export.errors import staged_outputs
-from bundle_tools.export.source import BundleSource, load_bundle
+from .errors import staged_outputs
+from .source import BundleSource, load_bundle
 
 __all__ = ["write_report"]
 

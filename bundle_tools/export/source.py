@@ -20,10 +20,11 @@ from typing import Any
 
 import torch
 
-from bundle_tools.export.errors import ExportError
-from bundle_tools.export.overrides import OVERRIDDEN_FILES, ExportArgs, apply_overrides, read_export_args
-from bundle_tools.handlers.model_loader import weight_mismatches
 from data_prep.plan import Plan, load_plan
+
+from ..handlers.model_loader import weight_mismatches
+from .errors import ExportError
+from .overrides import OVERRIDDEN_FILES, ExportArgs, apply_overrides, read_export_args
 
 __all__ = ["BundleSource", "InputSpec", "load_bundle", "load_json", "state_dict_from_checkpoint"]
 
@@ -292,7 +293,7 @@ def _ensemble_members(
     network: torch.nn.Module, paths: list[Path], reference: Path
 ) -> list[dict[str, torch.Tensor]]:
     """The state dicts of an ensemble's models, checked as inference checks them (one plan for all)."""
-    from bundle_tools.inferers.ensemble import EnsembleInferer
+    from ..inferers.ensemble import EnsembleInferer
 
     ensemble = EnsembleInferer.from_checkpoints(
         None, network, [str(p) for p in paths], "cpu", reference=reference

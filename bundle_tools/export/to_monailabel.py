@@ -7,7 +7,7 @@ Layout of ``DEST`` (its name is the model name in MONAI Label: ``<app>/model/<DE
     models/    model.pt ({"model": state dict, "plan_sha256": hash of plan.json}), model.ts (scripted, checked), plan.json,
                postprocessing.json (when training or cv decided one); for an ensemble (``ckpt_paths`` of
                ``--args_file``) also ensemble_0.pt ... (the same format), which inference.json's ``ckpt_paths`` names
-    scripts/   the project packages the configs name, vendored (:mod:`bundle_tools.export.vendoring`)
+    scripts/   the project packages the configs name, copied unchanged (:mod:`bundle_tools.export.vendoring`)
     docs/      the bundle's docs, plus export.json (what was exported and how it was checked)
     LICENSE
 
@@ -26,12 +26,12 @@ from typing import Any
 
 import torch
 
-from bundle_tools.export.configs import channel_def_for_labels, check_required_ids, rewrite_configs
-from bundle_tools.export.errors import ExportError, staged_outputs
-from bundle_tools.export.report import write_report
-from bundle_tools.export.source import BundleSource, load_bundle
-from bundle_tools.export.to_torchscript import save_torchscript
-from bundle_tools.handlers.model_loader import file_sha256
+from ..handlers.model_loader import file_sha256
+from .configs import channel_def_for_labels, check_required_ids, rewrite_configs
+from .errors import ExportError, staged_outputs
+from .report import write_report
+from .source import BundleSource, load_bundle
+from .to_torchscript import save_torchscript
 
 __all__ = ["export_monailabel", "exported_metadata"]
 
@@ -134,7 +134,7 @@ def export_monailabel(
             ``bundle_tools cv``'s ``ensemble.json``) are exported as ``models/ensemble_K.pt``
             (:mod:`bundle_tools.export.overrides`).
     """
-    from bundle_tools.export.vendoring import vendor_packages
+    from .vendoring import vendor_packages
 
     source = load_bundle(bundle_dir, ckpt, args_file=args_file)
     dest = Path(out).absolute()

@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
-from bundle_tools.export.checks import ONNX_TOLERANCE, check_outputs, check_shapes
-from bundle_tools.export.errors import ExportError
-from bundle_tools.export.report import export_model_file
-from bundle_tools.export.source import BundleSource, InputSpec
+from .checks import ONNX_TOLERANCE, check_outputs, check_shapes
+from .errors import ExportError
+from .report import export_model_file
+from .source import BundleSource, InputSpec
 
 __all__ = ["MAX_SIDE", "export_onnx", "save_onnx"]
 

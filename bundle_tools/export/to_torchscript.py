@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from bundle_tools.export.checks import TORCHSCRIPT_TOLERANCE, check_outputs, check_shapes
-from bundle_tools.export.errors import ExportError
-from bundle_tools.export.report import export_model_file
-from bundle_tools.export.source import BundleSource
+from .checks import TORCHSCRIPT_TOLERANCE, check_outputs, check_shapes
+from .errors import ExportError
+from .report import export_model_file
+from .source import BundleSource
 
 __all__ = ["export_torchscript", "save_torchscript"]
 

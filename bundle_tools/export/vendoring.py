@@ -1,14 +1,16 @@
-"""Copy the project code a bundle's configs name into the bundle's ``scripts/`` package.
+"""Copy the project code a bundle's configs name into the bundle's ``scripts/`` package, unchanged.
 
 MONAI Label (and the MONAI Model Zoo convention) put a bundle's own code in ``<bundle>/scripts/`` and import
-it as ``scripts`` with the bundle folder on ``sys.path``. Every project package that a config names
-(``custom_networks``, ``bundle_tools``) is copied to ``scripts/<package>/`` and every reference to it - in
-the copied code and in the configs - becomes ``scripts.<package>``, so the bundle runs where the project is
-not installed.
+it as ``scripts`` with the bundle folder on ``sys.path``; between bundles it unloads the ``scripts`` modules
+only, so the code must live under ``scripts.`` names (top-level ``bundle_tools`` would be shared by every
+bundle a server hosts). Every project package a config names (``custom_networks``, ``bundle_tools``) and
+every package they import (``data_prep``) is copied to ``scripts/<package>/``.
 
-A package ``__init__.py`` that only re-exports names of its modules becomes a lazy one (PEP 562
-``__getattr__``): importing ``scripts.bundle_tools.config.flags`` then imports ``flags`` alone, not the plotting
-and surface-distance modules (and matplotlib, scipy) that the package's other names come from.
+The packages import their own modules relatively (``from ..io import atomic_write``), so a file is copied
+byte for byte. The one exception is an import statement of *another* project package
+(``from data_prep.io import atomic_write`` in ``bundle_tools``): Python has no relative import across
+top-level packages, so that statement's module becomes ``scripts.data_prep.io``; nothing else in the line or
+the file changes, and :func:`vendor_packages` returns each such line for ``docs/export.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from bundle_tools.export.errors import ExportError
+from .errors import ExportError
 
 __all__ = [
     "EXCLUDED_MODULES",
@@ -44,12 +46,13 @@ _REFERENCE = re.compile(r"(?<![\w.])(" + "|".join(PROJECT_PACKAGES) + r")(?!\w)"
 
 
 def referenced_packages(texts: Iterable[str]) -> set[str]:
-    """The project packages named in ``texts`` (``_target_`` values and ``$`` expressions)."""
+    """The project packages named in ``texts`` (``_target_`` values, ``$`` expressions, module names)."""
     return {m.group(1) for text in texts for m in _REFERENCE.finditer(text)}
 
 
 def rewrite_references(text: str) -> str:
-    """``custom_networks.X`` -> ``scripts.custom_networks.X`` (likewise the other project packages)."""
+    """``custom_networks.X`` -> ``scripts.custom_networks.X`` (likewise the other project packages); for the
+    configs, which the exporter writes anew."""
     return _REFERENCE.sub(lambda m: f"{VENDOR_PACKAGE}.{m.group(1)}", text)
 
 
@@ -78,115 +81,98 @@ def _project_version() -> str:
         return "unknown"
 
 
-def _header(source: str) -> str:
-    return (
-        f"# Vendored from seg3d-bundles {_project_version()} ({source}) by `python -m bundle_tools export`\n"
-        f"# (Apache-2.0); references to the project's packages point into this bundle's `{VENDOR_PACKAGE}` package.\n"
-    )
-
-
-def _reexports(tree: ast.Module) -> dict[str, tuple[str, str]] | None:
-    """``{name: (module, attribute)}`` of an ``__init__`` that only re-exports project names; else None."""
-    exports: dict[str, tuple[str, str]] = {}
-    for i, node in enumerate(tree.body):
-        if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            continue  # docstring
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+def _sibling_imports(tree: ast.Module, package: str, source: str) -> dict[int, str]:
+    """``{line index: module}`` of the import statements that name another project package."""
+    found: dict[int, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
             continue
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
-            continue
-        if (
-            isinstance(node, ast.ImportFrom)
-            and node.level == 0
-            and node.module
-            and referenced_packages([node.module])
-        ):
-            for alias in node.names:
-                exports[alias.asname or alias.name] = (node.module, alias.name)
-            continue
-        return None
-    return exports
+        for module in modules:
+            top = module.split(".")[0]
+            if top == package:
+                raise ExportError(
+                    f"{source}:{node.lineno}: imports its own package absolutely ({module}); "
+                    "a vendored package imports its own modules relatively"
+                )
+            if top in PROJECT_PACKAGES:
+                if isinstance(node, ast.Import):
+                    raise ExportError(
+                        f"{source}:{node.lineno}: write `from {module} import ...` to vendor it"
+                    )
+                found[node.lineno - 1] = module
+    return found
 
 
-def _lazy_init(tree: ast.Module, exports: dict[str, tuple[str, str]], source: str) -> str:
-    docstring = ast.get_docstring(tree, clean=False)
-    kept = {k: (rewrite_references(m), a) for k, (m, a) in sorted(exports.items()) if not _excluded(m)}
-    lines = [_header(source)]
-    if docstring is not None:
-        lines.append(f'"""{docstring}"""\n')
-    lines.append(
-        "from __future__ import annotations\n\n"
-        "import importlib\n"
-        "from typing import Any\n\n"
-        "# name -> (module, attribute): imported on first use (PEP 562), so one module does not import them all\n"
-        "_EXPORTS = {\n"
-        + "".join(f"    {name!r}: ({module!r}, {attr!r}),\n" for name, (module, attr) in kept.items())
-        + "}\n\n"
-        "__all__ = sorted(_EXPORTS)\n\n\n"
-        "def __getattr__(name: str) -> Any:\n"
-        "    if name not in _EXPORTS:\n"
-        '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")\n'
-        "    module_name, attr = _EXPORTS[name]\n"
-        "    module = importlib.import_module(module_name)\n"
-        "    try:\n"
-        "        value = getattr(module, attr)\n"
-        "    except AttributeError:\n"
-        '        value = importlib.import_module(f"{module_name}.{attr}")\n'
-        "    globals()[name] = value\n"
-        "    return value\n\n\n"
-        "def __dir__() -> list[str]:\n"
-        "    return sorted(set(globals()) | set(_EXPORTS))\n"
-    )
-    return "\n".join(lines)
+def vendored_source(text: str, package: str, source: str) -> tuple[str, list[str], set[str]]:
+    """``text`` as it goes into ``scripts/<package>/``, the lines that changed (as they read after) and the
+    project packages it imports.
 
-
-def _vendored_source(path: Path, package: str, relative: Path) -> str:
-    text = path.read_text(encoding="utf-8")
-    source = f"{package}/{relative.as_posix()}"
+    Only the module of an import statement naming another project package changes (``scripts.`` in front).
+    """
     try:
         tree = ast.parse(text, filename=source)
     except SyntaxError as err:
-        raise ExportError(f"{path}: cannot be parsed for vendoring: {err}") from err
-    if relative.name == "__init__.py":
-        exports = _reexports(tree)
-        if exports is not None:
-            return _lazy_init(tree, exports, source)
-    return _header(source) + rewrite_references(text)
+        raise ExportError(f"{source}: cannot be parsed for vendoring: {err}") from err
+    lines = text.splitlines(keepends=True)
+    changed = []
+    siblings = _sibling_imports(tree, package, source)
+    for index, module in sorted(siblings.items()):
+        line, count = re.subn(
+            rf"\bfrom\s+{re.escape(module)}\s+import\b",
+            f"from {VENDOR_PACKAGE}.{module} import",
+            lines[index],
+            count=1,
+        )
+        if count != 1:
+            raise ExportError(f"{source}:{index + 1}: cannot find `from {module} import` on its first line")
+        lines[index] = line
+        changed.append(f"{source}:{index + 1}: {line.strip()}")
+    return "".join(lines), changed, {module.split(".")[0] for module in siblings.values()}
 
 
-def vendor_packages(packages: Iterable[str], scripts_dir: Path) -> list[str]:
-    """Copy ``packages`` into ``scripts_dir/<package>/`` with their references rewritten.
+def vendor_packages(packages: Iterable[str], scripts_dir: Path) -> dict[str, list[str]]:
+    """Copy ``packages`` (and the project packages they import) into ``scripts_dir/<package>/``.
 
     Args:
         packages: project package names (from :func:`referenced_packages`).
         scripts_dir: the bundle's ``scripts`` folder (created, with an ``__init__.py``).
 
     Returns:
-        The written files, relative to ``scripts_dir``.
+        ``{"files": [...], "changed_lines": [...]}``: the written files relative to ``scripts_dir``, and each
+        import line whose module now starts with ``scripts.`` (every other byte is the source's).
     """
     scripts_dir.mkdir(parents=True, exist_ok=True)
-    written = ["__init__.py"]
+    files = ["__init__.py"]
+    changed: list[str] = []
     (scripts_dir / "__init__.py").write_text(
-        f'"""Code of this bundle: project packages vendored from seg3d-bundles {_project_version()} '
+        f'"""Code of this bundle: project packages copied from seg3d-bundles {_project_version()} '
         "(Apache-2.0)\nby `python -m bundle_tools export`, so the bundle runs where seg3d-bundles is not "
-        'installed."""\n',
+        'installed (docs/export.json lists the files)."""\n',
         encoding="utf-8",
     )
-    for package in sorted(set(packages)):
+    queue, done = sorted(set(packages)), set()
+    while queue:
+        package = queue.pop(0)
+        if package in done:
+            continue
         if package not in PROJECT_PACKAGES:
             raise ExportError(f"{package!r} is not a package of this project")
+        done.add(package)
         root = _package_dir(package)
         for path in sorted(root.rglob("*.py")):
             relative = path.relative_to(root)
             if "__pycache__" in relative.parts or _excluded(_module_name(package, relative)):
                 continue
-            code = _vendored_source(path, package, relative)
+            source = f"{package}/{relative.as_posix()}"
+            code, lines, imported = vendored_source(path.read_text(encoding="utf-8"), package, source)
+            changed += lines
+            queue += sorted(imported - done)
             target = scripts_dir / package / relative
-            try:
-                compile(code, str(target), "exec")
-            except SyntaxError as err:
-                raise ExportError(f"{path}: the vendored copy does not compile: {err}") from err
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(code, encoding="utf-8")
-            written.append(f"{package}/{relative.as_posix()}")
-    return written
+            files.append(source)
+    return {"files": files, "changed_lines": changed}

@@ -1,7 +1,7 @@
 """Ignite handlers the bundles attach to their engines: checkpoints, early stop, progress, training curves,
 reports, surface-distance metrics and pictures (see docs/architecture.md)."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "BestModelSaver": "checkpoints",

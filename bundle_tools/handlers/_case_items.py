@@ -7,7 +7,7 @@ from typing import Any
 
 from monai.data import decollate_batch
 
-from bundle_tools.metrics.names import item_case_name
+from ..metrics.names import item_case_name
 
 __all__ = ["item_name", "output_items"]
 

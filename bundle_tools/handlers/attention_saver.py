@@ -6,7 +6,6 @@ foreground) and draws :func:`bundle_tools.visualize.attention.save_attention_ove
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -17,9 +16,9 @@ import torch
 from ignite.engine import Engine, Events
 from monai.data import MetaTensor
 
-from bundle_tools.handlers._case_items import item_name, output_items
-from bundle_tools.visualize.attention import save_attention_overlay
-from bundle_tools.visualize.slices import label_map, spacing_or_ones
+from ..visualize.attention import save_attention_overlay
+from ..visualize.slices import label_map, spacing_or_ones
+from ._case_items import item_name, output_items
 
 _log = logging.getLogger(__name__)
 
@@ -104,7 +103,9 @@ class AttentionMapSaver:
             )
 
     def _attention(self, x: torch.Tensor) -> list[torch.Tensor]:
-        fn = self.attention_fn or importlib.import_module("custom_networks").attention_maps
+        fn = self.attention_fn
+        if fn is None:
+            from custom_networks import attention_maps as fn  # the networks' own, when none was given
         param = next(self.network.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         was_training = self.network.training

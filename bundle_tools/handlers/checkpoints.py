@@ -34,10 +34,11 @@ import torch
 from monai.handlers import CheckpointLoader
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from bundle_tools.engines.finite import NonFiniteError, non_finite_tensors
 from data_prep.errors import DataPrepError
 from data_prep.io import atomic_write, remove_stale_temporaries, write_bytes
 from data_prep.plan import Plan, load_plan
+
+from ..engines.finite import NonFiniteError, non_finite_tensors
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:

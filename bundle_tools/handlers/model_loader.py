@@ -27,9 +27,10 @@ import torch
 from monai.handlers import CheckpointLoader
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from bundle_tools.handlers.checkpoints import read_checkpoint
 from data_prep.errors import DataPrepError
 from data_prep.plan import Plan, load_plan
+
+from .checkpoints import read_checkpoint
 
 if TYPE_CHECKING:
     from ignite.engine import Engine

@@ -13,9 +13,9 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from bundle_tools.handlers._case_items import item_name, output_items
-from bundle_tools.visualize.overlays import save_segmentation_overlay
-from bundle_tools.visualize.slices import PLANES
+from ..visualize.overlays import save_segmentation_overlay
+from ..visualize.slices import PLANES
+from ._case_items import item_name, output_items
 
 __all__ = ["OverlaySaver"]
 

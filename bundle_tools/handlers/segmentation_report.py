@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from bundle_tools.handlers._case_items import item_name, output_items
-from bundle_tools.metrics.names import class_name_map
-from bundle_tools.metrics.scores import segmentation_scores
-from bundle_tools.metrics.spacing import case_spacing
-from bundle_tools.metrics.summary import case_rows, format_summary, write_report
+from ..metrics.names import class_name_map
+from ..metrics.scores import segmentation_scores
+from ..metrics.spacing import case_spacing
+from ..metrics.summary import case_rows, format_summary, write_report
+from ._case_items import item_name, output_items
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 idist, _ = optional_import("ignite", IgniteInfo.OPT_IMPORT_VERSION, min_version, "distributed")

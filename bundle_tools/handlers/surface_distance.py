@@ -13,7 +13,7 @@ from functools import partialmethod
 
 from monai.handlers import IgniteMetricHandler, from_engine
 
-from bundle_tools.metrics.surface_metric import SurfaceDistanceMetricMM
+from ..metrics.surface_metric import SurfaceDistanceMetricMM
 
 __all__ = ["ASSDHandler", "HD95Handler", "SurfaceDistanceHandlerMM"]
 

@@ -25,11 +25,12 @@ from ignite.engine import Engine, Events
 from matplotlib.figure import Figure
 from monai.handlers import from_engine
 
-from bundle_tools.handlers.checkpoints import is_rank0
-from bundle_tools.metrics.names import class_name_map
-from bundle_tools.visualize.curves import empty_history, plain_history, training_curves_figure
-from bundle_tools.visualize.figures import save_png
 from data_prep.io import remove_stale_temporaries, write_text
+
+from ..metrics.names import class_name_map
+from ..visualize.curves import empty_history, plain_history, training_curves_figure
+from ..visualize.figures import save_png
+from .checkpoints import is_rank0
 
 __all__ = ["TrainingCurves", "history_csv"]
 

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from ignite.engine import Engine, Events
 
-from bundle_tools.handlers._case_items import item_name, output_items
-from bundle_tools.visualize.gallery import save_worst_cases
-from bundle_tools.visualize.overlays import View, case_views
-from bundle_tools.visualize.slices import label_map
+from ..visualize.gallery import save_worst_cases
+from ..visualize.overlays import View, case_views
+from ..visualize.slices import label_map
+from ._case_items import item_name, output_items
 
 __all__ = ["WorstCasesGallery", "view_dice"]
 

@@ -1,6 +1,6 @@
 """Inferers around MONAI's sliding window: flip test-time augmentation, fold ensembles (see docs/architecture.md)."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "EnsembleInferer": "ensemble",

@@ -126,8 +126,8 @@ class EnsembleInferer(Inferer):
         Raises:
             DataPrepError: one line naming the file (or the two plans that differ).
         """
-        from bundle_tools.handlers.checkpoints import read_checkpoint
-        from bundle_tools.handlers.model_loader import PLAN_FILE, PlanCheckedCheckpointLoader, file_sha256
+        from ..handlers.checkpoints import read_checkpoint
+        from ..handlers.model_loader import PLAN_FILE, PlanCheckedCheckpointLoader, file_sha256
 
         paths = checkpoint_paths(ckpt_paths)
         if not paths:

@@ -1,6 +1,6 @@
 """Losses the bundles name besides MONAI's, and class weights from the plan (see docs/architecture.md)."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "DiceBCELoss": "dice_bce",

@@ -9,7 +9,7 @@ prediction folders (see docs/metrics.md and docs/architecture.md).
 * ``folders`` - ``evaluate_folders`` and its command line.
 """
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "SurfaceDistanceMetricMM": "surface_metric",

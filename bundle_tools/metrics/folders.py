@@ -19,14 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from bundle_tools.metrics.names import case_name, class_name_map
-from bundle_tools.metrics.scores import segmentation_scores
-from bundle_tools.metrics.spacing import spacing_from_meta
-from bundle_tools.metrics.summary import case_rows, format_summary, summarize, write_report
 from data_prep.cli import run_command
 from data_prep.convert import NIFTI_SUFFIXES
 from data_prep.errors import DataPrepError
 from data_prep.io import read_json
+
+from .names import case_name, class_name_map
+from .scores import segmentation_scores
+from .spacing import spacing_from_meta
+from .summary import case_rows, format_summary, summarize, write_report
 
 __all__ = ["ReportError", "add_parser", "evaluate_folders", "main", "run"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from monai.utils import convert_to_numpy
 
-from bundle_tools.metrics.surface_distance import binary_pair, bounding_box, surface_scores
+from .surface_distance import binary_pair, bounding_box, surface_scores
 
 __all__ = ["SCORE_NAMES", "binary_scores", "class_masks", "segmentation_scores"]
 

@@ -24,8 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bundle_tools.metrics.scores import SCORE_NAMES
 from data_prep.io import write_text
+
+from .scores import SCORE_NAMES
 
 __all__ = [
     "METRIC_COLUMNS",

@@ -15,9 +15,9 @@ from monai.metrics import CumulativeIterationMetric
 from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction, convert_to_numpy
 
-from bundle_tools.metrics.scores import class_masks
-from bundle_tools.metrics.spacing import case_spacing, meta_affine, spacing_from_meta
-from bundle_tools.metrics.surface_distance import SURFACE_METRICS, surface_scores
+from .scores import class_masks
+from .spacing import case_spacing, meta_affine, spacing_from_meta
+from .surface_distance import SURFACE_METRICS, surface_scores
 
 __all__ = ["SurfaceDistanceMetricMM"]
 

@@ -1,6 +1,6 @@
 """Learning-rate schedules stepped per iteration (see docs/architecture.md)."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "poly_with_warmup": "schedules",

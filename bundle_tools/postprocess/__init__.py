@@ -1,7 +1,7 @@
 """Postprocessing decided on validation after training and applied at inference: keep the largest
 connected component of a class where that helps (see docs/postprocessing.md)."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "KeepLargestComponent": "largest_component",

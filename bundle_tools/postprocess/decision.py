@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from bundle_tools.handlers.checkpoints import is_rank0, unwrap
-from bundle_tools.postprocess.largest_component import largest_component
+from ..handlers.checkpoints import is_rank0, unwrap
+from .largest_component import largest_component
 
 __all__ = [
     "FILENAME",

@@ -2,7 +2,7 @@
 the spatial rank of 2D cases
 (see docs/architecture.md)."""
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "DropSingletonAxesd": "spatial_rank",

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 from monai.transforms import MapTransform
 
-from bundle_tools.data.dicom_inputs import source_of
-from bundle_tools.data.inference_inputs import prediction_path
 from data_prep.dicom_seg import SEGMENTATION_TYPES, write_dicom_seg
 from data_prep.dicom_source import SourceSeries
 from data_prep.errors import DataPrepError
+
+from ..data.dicom_inputs import source_of
+from ..data.inference_inputs import prediction_path
 
 __all__ = ["SaveDicomSegd", "source_affine_ras"]
 

@@ -119,8 +119,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Check the inputs, run (or resume) the search, write the reports and print the best trial."""
     setup = _setup(args)
-    from bundle_tools.tune.report import best_trial, write_reports
-    from bundle_tools.tune.study import run_search
+    from .report import best_trial, write_reports
+    from .study import run_search
 
     _quiet_failed_trial_tracebacks()
     title = f"Hyper-parameter search of {setup.config_file.parent.parent.name}"
@@ -141,9 +141,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace):  # noqa: ANN202 (TuneSetup, imported late)
-    from bundle_tools.tune.space import load_space
-    from bundle_tools.tune.study import TuneSetup, default_direction
     from data_prep.io import read_json
+
+    from .space import load_space
+    from .study import TuneSetup, default_direction
 
     bundle = Path(args.bundle)
     config_file = bundle / "configs" / "train.json"
@@ -211,7 +212,7 @@ class _NoTraceback(logging.Filter):
     """Optuna logs a caught objective error with its traceback; a failed training needs only its line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from bundle_tools.tune.study import TrialFailed
+        from .study import TrialFailed
 
         if record.exc_info and isinstance(record.exc_info[1], TrialFailed):
             record.exc_info = None

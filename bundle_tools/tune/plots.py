@@ -13,7 +13,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from bundle_tools.visualize.figures import new_figure
+from ..visualize.figures import new_figure
 
 __all__ = ["importance_figure", "metric_figure"]
 

@@ -27,9 +27,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from bundle_tools.tune.space import SearchSpace
-from bundle_tools.tune.trial_runner import CURVES_CSV
 from data_prep.io import write_bytes, write_json, write_text
+
+from .space import SearchSpace
+from .trial_runner import CURVES_CSV
 
 __all__ = ["best_trial", "trial_rows", "trials_csv", "trials_markdown", "write_reports"]
 
@@ -147,8 +148,8 @@ def write_reports(
         write_text(trials_csv(rows, space, metric), output / "trials.csv"),
         write_text(trials_markdown(rows, space, metric, title, best), output / "trials.md"),
     ]
-    from bundle_tools.tune.plots import importance_figure, metric_figure
-    from bundle_tools.visualize.figures import save_png
+    from ..visualize.figures import save_png
+    from .plots import importance_figure, metric_figure
 
     written.append(save_png(metric_figure(rows, metric, maximize), output / "metric_per_trial.png"))
     method, importances = param_importances(study)

@@ -26,8 +26,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from bundle_tools.tune.space import SearchSpace
-from bundle_tools.tune.trial_runner import (
+from data_prep.errors import DataPrepError
+from data_prep.io import write_json
+
+from .space import SearchSpace
+from .trial_runner import (
     CURVES_CSV,
     read_curves,
     run_trial,
@@ -35,8 +38,6 @@ from bundle_tools.tune.trial_runner import (
     trial_env,
     visible_gpus,
 )
-from data_prep.errors import DataPrepError
-from data_prep.io import write_json
 
 __all__ = [
     "TrialFailed",

@@ -5,7 +5,7 @@ Drawing only; the Ignite handlers that draw them during a run are in :mod:`bundl
 (``TrainingCurves``, ``OverlaySaver``, ``WorstCasesGallery``, ``AttentionMapSaver``).
 """
 
-from bundle_tools._lazy import lazy_exports
+from .._lazy import lazy_exports
 
 _NAMES = {
     "training_curves_figure": "curves",

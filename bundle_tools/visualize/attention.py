@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bundle_tools.visualize.figures import intensity_window, new_figure, save_png, show_image
-from bundle_tools.visualize.slices import as_numpy, in_plane_axes, representative_slice, spacing_or_ones
+from .figures import intensity_window, new_figure, save_png, show_image
+from .slices import as_numpy, in_plane_axes, representative_slice, spacing_or_ones
 
 __all__ = ["resample_map", "save_attention_overlay"]
 

@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from bundle_tools.visualize.figures import class_colour, new_figure
+from .figures import class_colour, new_figure
 
 __all__ = ["empty_history", "plain_history", "training_curves_figure"]
 

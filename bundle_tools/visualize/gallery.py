@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from bundle_tools.metrics.names import class_name_map
-from bundle_tools.visualize.figures import intensity_window, new_figure, save_png, show_image
-from bundle_tools.visualize.overlays import View, draw_view, legend_handles, present_classes
+from ..metrics.names import class_name_map
+from .figures import intensity_window, new_figure, save_png, show_image
+from .overlays import View, draw_view, legend_handles, present_classes
 
 __all__ = ["save_worst_cases"]
 

@@ -17,9 +17,9 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from bundle_tools.metrics.names import class_name_map
-from bundle_tools.visualize.figures import class_colour, intensity_window, new_figure, save_png, show_image
-from bundle_tools.visualize.slices import (
+from ..metrics.names import class_name_map
+from .figures import class_colour, intensity_window, new_figure, save_png, show_image
+from .slices import (
     PLANES,
     as_numpy,
     in_plane_axes,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bundle_tools.metrics.spacing import case_spacing
+from ..metrics.spacing import case_spacing
 
 __all__ = ["PLANES", "as_numpy", "in_plane_axes", "label_map", "representative_slice", "spacing_or_ones"]
 

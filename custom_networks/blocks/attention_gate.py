@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from custom_networks.blocks import layers
+from . import layers
 
 
 class AttentionGate(nn.Module):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from custom_networks.blocks import layers
+from . import layers
 
 
 class ChannelGate(nn.Module):

@@ -15,7 +15,7 @@ from monai.networks.layers.factories import Conv, Dropout
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 from torch import nn
 
-from custom_networks.blocks.cpu_kernels import (
+from .cpu_kernels import (
     LARGE_KERNEL_CONV,
     InstanceNorm,
     LargeKernelConv2d,

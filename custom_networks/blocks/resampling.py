@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from custom_networks.blocks import layers
+from . import layers
 
 
 class DownOp(nn.Module):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from custom_networks.blocks import layers
-from custom_networks.blocks.attention_gate import AttentionGate
+from . import layers
+from .attention_gate import AttentionGate
 
 
 class ConcatSkip(nn.Module):

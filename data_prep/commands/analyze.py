@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from data_prep.analyze import analyze_dataset
-from data_prep.planner import DEFAULT_BUDGET_GB
+from ..analyze import analyze_dataset
+from ..planner import DEFAULT_BUDGET_GB
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

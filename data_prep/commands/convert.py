@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from data_prep.convert import convert_to_nifti
+from ..convert import convert_to_nifti
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

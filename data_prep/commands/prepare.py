@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from data_prep.recipes import RECIPES
-from data_prep.recipes._common import DEFAULT_WORKERS
+from ..recipes import RECIPES
+from ..recipes._common import DEFAULT_WORKERS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from data_prep.convert import write_nifti_checked
-from data_prep.errors import DataPrepError
-from data_prep.io import read_image, staged_output_dir
-from data_prep.labels import PRESETS, LabelMap, parse_exact, parse_ranges, remap_image
-from data_prep.outputs import check_output_path, refuse_output_onto_input
+from ..convert import write_nifti_checked
+from ..errors import DataPrepError
+from ..io import read_image, staged_output_dir
+from ..labels import PRESETS, LabelMap, parse_exact, parse_ranges, remap_image
+from ..outputs import check_output_path, refuse_output_onto_input
 
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from data_prep.split import DEFAULT_PROPORTIONS, split_dataset
+from ..split import DEFAULT_PROPORTIONS, split_dataset
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

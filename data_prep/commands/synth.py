@@ -6,10 +6,10 @@ import argparse
 import inspect
 from pathlib import Path
 
-from data_prep.errors import DataPrepError
-from data_prep.outputs import check_output_path
-from data_prep.synth.phantoms import DIFFICULTIES, REALISTIC_TASKS, TASKS
-from data_prep.synth.polyps import KVASIR_SIZE, MIN_SIDE
+from ..errors import DataPrepError
+from ..outputs import check_output_path
+from ..synth.phantoms import DIFFICULTIES, REALISTIC_TASKS, TASKS
+from ..synth.polyps import KVASIR_SIZE, MIN_SIDE
 
 RAW_LAYOUTS = ("chaos-raw", "msd-raw", "kvasir-raw")
 #: raw layouts of 2D pictures, whose --size is (width, height)
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             raise DataPrepError(f"{name} must be positive, got {value}")
     check_output_path(args.out_dir, folder=True)
     if args.task in TASKS:
-        from data_prep.synth.dataset import write_synth_dataset
+        from ..synth.dataset import write_synth_dataset
 
         if args.size is not None and min(args.size) < 16:
             raise DataPrepError(f"--size must be at least 16 along every axis, got {args.size}")
@@ -144,7 +144,7 @@ def _check_size(task: str, size: list[int] | None) -> None:
 
 def _write_raw_layout(args: argparse.Namespace) -> Path:
     """Dispatch to ``data_prep.synth.raw_layouts`` (imported here, so the other tasks never need it)."""
-    from data_prep.synth import raw_layouts
+    from ..synth import raw_layouts
 
     size = tuple(args.size) if args.size else None
     if args.task == "chaos-raw":

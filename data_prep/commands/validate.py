@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from data_prep.contract import DATALIST_JSON, DATASET_JSON, FINGERPRINT_JSON, PLAN_JSON
-from data_prep.io import write_json
-from data_prep.outputs import check_output_path, refuse_output_onto_input
-from data_prep.validate import DEFAULT_TOLERANCE, validate_dataset
+from ..contract import DATALIST_JSON, DATASET_JSON, FINGERPRINT_JSON, PLAN_JSON
+from ..io import write_json
+from ..outputs import check_output_path, refuse_output_onto_input
+from ..validate import DEFAULT_TOLERANCE, validate_dataset
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

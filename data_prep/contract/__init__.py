@@ -14,15 +14,15 @@ Example::
     manifest.labels, manifest.num_channels, [c.patient for c in manifest.training]
 """
 
-from data_prep.contract.datalist import DATALIST_JSON, DATALIST_VERSION, SPLITS, Datalist, load_datalist
-from data_prep.contract.fingerprint import (
+from .datalist import DATALIST_JSON, DATALIST_VERSION, SPLITS, Datalist, load_datalist
+from .fingerprint import (
     FINGERPRINT_JSON,
     FINGERPRINT_VERSION,
     Fingerprint,
     load_fingerprint,
 )
-from data_prep.contract.manifest import DATASET_JSON, Case, Manifest, case_name, load_manifest
-from data_prep.contract.plan import NORMALIZATIONS, PLAN_JSON, PLAN_VERSION, Plan, load_plan
+from .manifest import DATASET_JSON, Case, Manifest, case_name, load_manifest
+from .plan import NORMALIZATIONS, PLAN_JSON, PLAN_VERSION, Plan, load_plan
 
 __all__ = [
     "DATALIST_JSON",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from data_prep.errors import DataPrepError
-from data_prep.json_files import read_json
+from ..errors import DataPrepError
+from ..json_files import read_json
 
 C = TypeVar("C")
 

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from data_prep.contract._checks import (
+from ._checks import (
     check_header,
     field_error,
     is_count,
     is_numbers,
     load_contract,
 )
-from data_prep.contract.manifest import (
+from .manifest import (
     Case,
     check_index_maps,
     check_unique,

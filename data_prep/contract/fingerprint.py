@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from data_prep.contract._checks import (
+from ._checks import (
     DatasetHeader,
     check_header,
     check_intensity,

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from data_prep.contract._checks import (
+from ..errors import DataPrepError
+from ._checks import (
     check_header,
     field_error,
     is_count,
@@ -33,7 +34,6 @@ from data_prep.contract._checks import (
     load_contract,
     ordered,
 )
-from data_prep.errors import DataPrepError
 
 __all__ = [
     "DATASET_JSON",

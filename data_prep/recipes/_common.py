@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data_prep.analyze import analyze_dataset
-from data_prep.contract import DATASET_JSON
-from data_prep.errors import DataPrepError
-from data_prep.io import staged_output_dir, write_json
-from data_prep.split import split_dataset
-from data_prep.validate import validate_dataset
+from ..analyze import analyze_dataset
+from ..contract import DATASET_JSON
+from ..errors import DataPrepError
+from ..io import staged_output_dir, write_json
+from ..split import split_dataset
+from ..validate import validate_dataset
 
 DEFAULT_WORKERS = 2
 

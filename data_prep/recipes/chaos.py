@@ -25,19 +25,19 @@ from typing import Any
 
 import SimpleITK as sitk
 
-from data_prep.convert import geometry_differences, write_nifti_checked
-from data_prep.dicom import DicomSeries, read_dicom_series
-from data_prep.errors import DataPrepError
-from data_prep.labels import CHAOS_LABELS, CHAOS_RANGES, remap_image
-from data_prep.parallel import map_cases
-from data_prep.recipes._common import (
+from ..convert import geometry_differences, write_nifti_checked
+from ..dicom import DicomSeries, read_dicom_series
+from ..errors import DataPrepError
+from ..labels import CHAOS_LABELS, CHAOS_RANGES, remap_image
+from ..parallel import map_cases
+from ..slices import list_slice_files, natural_key, order_by_series, read_slice_stack
+from ._common import (
     DEFAULT_WORKERS,
     Recipe,
     build_dataset,
     check_raw_dir,
     manifest,
 )
-from data_prep.slices import list_slice_files, natural_key, order_by_series, read_slice_stack
 
 SEQUENCES = {
     "t2spir": ("T2SPIR", Path("T2SPIR/DICOM_anon"), None),

@@ -16,17 +16,17 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from data_prep.convert import write_nifti_checked
-from data_prep.errors import DataPrepError
-from data_prep.parallel import map_cases
-from data_prep.recipes._common import (
+from ..convert import write_nifti_checked
+from ..errors import DataPrepError
+from ..parallel import map_cases
+from ..slices import decode_picture, natural_key
+from ._common import (
     DEFAULT_WORKERS,
     Recipe,
     build_dataset,
     check_raw_dir,
     manifest,
 )
-from data_prep.slices import decode_picture, natural_key
 
 MASK_THRESHOLD = 128
 PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png")

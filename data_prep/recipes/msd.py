@@ -26,19 +26,19 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from data_prep.contract import DATASET_JSON, Manifest, load_manifest
-from data_prep.convert import geometry_differences, write_nifti_checked
-from data_prep.errors import DataPrepError
-from data_prep.io import read_image
-from data_prep.parallel import map_cases
-from data_prep.recipes._common import (
+from ..contract import DATASET_JSON, Manifest, load_manifest
+from ..convert import geometry_differences, write_nifti_checked
+from ..errors import DataPrepError
+from ..io import read_image
+from ..parallel import map_cases
+from ..validate import count_non_finite, spatial_image
+from ._common import (
     DEFAULT_WORKERS,
     Recipe,
     build_dataset,
     check_raw_dir,
     manifest,
 )
-from data_prep.validate import count_non_finite, spatial_image
 
 #: label names of the tasks this project trains on, as identifiers; other tasks keep MSD's names
 KNOWN_LABELS = {

@@ -20,13 +20,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from data_prep.convert import align_to_reference, write_nifti_checked
-from data_prep.dicom import read_single_series_under
-from data_prep.errors import DataPrepError
-from data_prep.io import read_image
-from data_prep.labels import LabelMap, remap_image
-from data_prep.parallel import map_cases
-from data_prep.recipes._common import (
+from ..convert import align_to_reference, write_nifti_checked
+from ..dicom import read_single_series_under
+from ..errors import DataPrepError
+from ..io import read_image
+from ..labels import LabelMap, remap_image
+from ..parallel import map_cases
+from ._common import (
     DEFAULT_WORKERS,
     Recipe,
     build_dataset,

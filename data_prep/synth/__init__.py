@@ -1,8 +1,8 @@
 """Synthetic datasets: phantoms with plausible anatomy (``phantoms``), whole dataset folders
 (``dataset``) and raw source layouts such as CHAOS or MSD folders (``raw_layouts``)."""
 
-from data_prep.synth.dataset import case_patients, write_synth_dataset
-from data_prep.synth.phantoms import (
+from .dataset import case_patients, write_synth_dataset
+from .phantoms import (
     DIFFICULTIES,
     TASK_LABELS,
     TASK_MODALITY,

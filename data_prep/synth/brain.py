@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from data_prep.synth.fields import (
+from .fields import (
     at_least,
     bias_field,
     blob,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.analyze import analyze_dataset
-from data_prep.contract import DATASET_JSON
-from data_prep.io import image_from_array, staged_output_dir, write_image, write_json
-from data_prep.parallel import map_cases
-from data_prep.split import split_dataset
-from data_prep.synth.phantoms import (
+from ..analyze import analyze_dataset
+from ..contract import DATASET_JSON
+from ..io import image_from_array, staged_output_dir, write_image, write_json
+from ..parallel import map_cases
+from ..split import split_dataset
+from .phantoms import (
     DIFFICULTIES,
     REALISTIC_TASKS,
     TASK_LABELS,

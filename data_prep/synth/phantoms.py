@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from data_prep.synth.abdomen import DEFORMATION, abdomen
-from data_prep.synth.brain import brain_tumour
-from data_prep.synth.pancreas import pancreas
+from .abdomen import DEFORMATION, abdomen
+from .brain import brain_tumour
+from .pancreas import pancreas
 
 __all__ = [
     "DEFORMATION",

@@ -27,9 +27,9 @@ import numpy as np
 import SimpleITK as sitk
 from PIL import Image
 
-from data_prep.io import image_from_array, write_bytes, write_json
-from data_prep.synth.phantoms import synth_case
-from data_prep.synth.polyps import jpeg_bytes, polyp_pictures
+from ..io import image_from_array, write_bytes, write_json
+from .phantoms import synth_case
+from .polyps import jpeg_bytes, polyp_pictures
 
 #: CHAOS MR mask grey value of each class (background, liver, right kidney, left kidney, spleen)
 CHAOS_GREY = np.array([0, 63, 126, 189, 252], dtype=np.uint8)

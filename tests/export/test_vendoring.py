@@ -1,11 +1,13 @@
-"""Vendoring and config rewriting: project code moves to ``scripts.<package>``, the configs follow it,
+"""Vendoring and config rewriting: project code is copied to ``scripts.<package>``, the configs follow it,
 ``bundle_root`` no longer needs the project, ``@_meta_`` references are inlined, label names are right."""
 
 from __future__ import annotations
 
-import ast
+import importlib
+import importlib.util
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,13 @@ from bundle_tools.export.configs import (
     inline_meta_references,
     rewrite_configs,
 )
-from bundle_tools.export.vendoring import referenced_packages, rewrite_references, vendor_packages
+from bundle_tools.export.vendoring import (
+    PROJECT_PACKAGES,
+    referenced_packages,
+    rewrite_references,
+    vendor_packages,
+    vendored_source,
+)
 
 
 def test_references_to_project_packages_are_rewritten_and_others_left_alone():
@@ -93,34 +101,33 @@ def test_label_names_come_from_the_label_map_that_inference_writes():
         channel_def_for_labels({"network_data_format": {"outputs": {"pred": {}}}}, {})
 
 
-def test_vendored_packages_import_lazily_under_scripts_without_the_project(tmp_path, monkeypatch):
-    written = vendor_packages(["custom_networks", "bundle_tools"], tmp_path / "scripts")
+def test_vendored_files_are_the_tested_files_but_for_imports_of_a_sibling_package(tmp_path, monkeypatch):
+    vendored = vendor_packages(["custom_networks", "bundle_tools"], tmp_path / "scripts")
+    written = vendored["files"]
     assert "custom_networks/blocks/layers.py" in written and "bundle_tools/config/flags.py" in written
+    assert "data_prep/io.py" in written  # imported by bundle_tools, so copied too
     assert not any(w.startswith("bundle_tools/export") for w in written)
-    for rel in written:
-        tree = ast.parse((tmp_path / "scripts" / rel).read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            if (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and re.fullmatch(r"[\w.]+", node.value)
-            ):
-                names.append(
-                    node.value
-                )  # dotted names in strings, e.g. importlib.import_module("custom_networks")
-            for name in names:  # imports and strings (importlib, _target_ examples) name scripts.<package>
-                assert rewrite_references(name) == name, (rel, name)
-    init = (tmp_path / "scripts" / "bundle_tools" / "__init__.py").read_text(encoding="utf-8")
-    assert "def __getattr__" in init  # the rooms are imported on first use
+    changed = dict(line.split(": ", 1) for line in vendored["changed_lines"])
+    for rel in written[1:]:
+        package = rel.split("/")[0]
+        source = importlib.util.find_spec(package).submodule_search_locations[0]
+        original = (Path(source) / rel.split("/", 1)[1]).read_text(encoding="utf-8").splitlines()
+        copy = (tmp_path / "scripts" / rel).read_text(encoding="utf-8").splitlines()
+        assert len(copy) == len(original), rel
+        for number, (a, b) in enumerate(zip(original, copy, strict=True), start=1):
+            if a != b:  # only an import of another project package, which now starts with scripts.
+                assert changed[f"{rel}:{number}"] == b.strip(), (rel, number)
+                assert b == re.sub(r"\bfrom (\w+)", r"from scripts.\1", a, count=1), (rel, a, b)
+                assert re.search(r"from (bundle_tools|custom_networks|data_prep)\b", a), (rel, a)
+                assert not a.lstrip().startswith(f"from {package}"), (rel, a)
+    assert changed, "bundle_tools imports data_prep: some lines must change"
+    for line in vendored["changed_lines"]:
+        assert line.split(": ", 1)[1].startswith("from scripts."), line
 
     # import them in this process under the name "scripts", hiding the project's packages
     for mod in [m for m in sys.modules if m == "scripts" or m.startswith("scripts.")]:
         monkeypatch.delitem(sys.modules, mod)
     monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
     flags = importlib.import_module("scripts.bundle_tools.config.flags")
     assert flags.as_bool("false") is False
     assert (
@@ -128,8 +135,24 @@ def test_vendored_packages_import_lazily_under_scripts_without_the_project(tmp_p
     )  # the lazy __init__ imported flags alone
     nets = importlib.import_module("scripts.custom_networks")
     assert nets.AttentionUNet.__module__ == "scripts.custom_networks.attention_unet"
+    saver = importlib.import_module("scripts.bundle_tools.transforms.atomic_save")
+    assert saver.atomic_write.__module__ == "scripts.data_prep.io"
+    assert not [
+        m for m in sys.modules if m.startswith("scripts.") and m.split(".")[1] not in PROJECT_PACKAGES
+    ]
     for mod in [m for m in sys.modules if m == "scripts" or m.startswith("scripts.")]:
         del sys.modules[mod]
+
+
+def test_only_imports_of_a_sibling_package_change_and_own_absolute_imports_are_refused():
+    with pytest.raises(ExportError, match=r"bundle_tools/x.py:2: imports its own package absolutely"):
+        vendored_source("import os\nfrom bundle_tools.io import y\n", "bundle_tools", "bundle_tools/x.py")
+    text = "from .a import b\n\n\ndef f():\n    from data_prep.io import (\n        w,\n    )\n"
+    code, changed, imported = vendored_source(text, "bundle_tools", "bundle_tools/x.py")
+    assert code == text.replace("from data_prep.io", "from scripts.data_prep.io")
+    assert changed == ["bundle_tools/x.py:5: from scripts.data_prep.io import ("] and imported == {
+        "data_prep"
+    }
 
 
 def test_code_strings_are_targets_and_expressions_only():
