@@ -19,7 +19,7 @@ from typing import Any
 
 from data_prep.errors import user_error_message
 
-__all__ = ["DEBUG_ENV", "raise_user_errors_first", "report_user_errors", "user_error_line"]
+__all__ = ["DEBUG_ENV", "report_user_errors", "reraise_user_error", "user_error_line"]
 
 #: environment variable that keeps full tracebacks (as ``--debug true``)
 DEBUG_ENV = "SEG3D_DEBUG"
@@ -39,26 +39,13 @@ def user_error_line(err: BaseException) -> str | None:
     return None
 
 
-def _reraise_user_error(engine: Any, err: Exception) -> None:
+def reraise_user_error(engine: Any, err: Exception) -> None:
+    """An engine's first ``EXCEPTION_RAISED`` handler (:class:`~bundle_tools.engines.amp_engine.AmpEngineMixin`
+    attaches it before the configs' handlers): a user error leaves the engine at once, before MONAI's
+    ``StatsHandler`` logs it with its traceback (``logger.exception``), which would bury the one line. Other
+    exceptions reach the other handlers as before."""
     if user_error_line(err):
         raise err
-
-
-def raise_user_errors_first(engine: Any) -> None:
-    """Make a user error leave ``engine`` before its other ``EXCEPTION_RAISED`` handlers run: MONAI's
-    ``StatsHandler`` logs every exception of an engine with its traceback (``logger.exception``), which
-    would bury the one line. Other exceptions reach those handlers as before. Call after the engine's
-    handlers are attached (MONAI attaches them in the engine's constructor)."""
-    from ignite.engine import Events
-
-    if not engine.has_event_handler(_reraise_user_error, Events.EXCEPTION_RAISED):
-        engine.add_event_handler(Events.EXCEPTION_RAISED, _reraise_user_error)
-    handlers = engine._event_handlers[
-        Events.EXCEPTION_RAISED
-    ]  # ignite keeps (handler, args, kwargs) in order
-    first = next(h for h in handlers if getattr(h[0], "__wrapped__", h[0]) is _reraise_user_error)
-    handlers.remove(first)
-    handlers.insert(0, first)
 
 
 def _excepthook(default):

@@ -3,17 +3,22 @@
 Both engines resolve one :class:`~bundle_tools.engines.precision.AmpPolicy` from MONAI's ``amp``/``amp_kwargs``
 and this project's ``amp_dtype``, convert the network to channels-last once (the one place that does), and wrap
 their inferer once in an :class:`~bundle_tools.engines.autocast.AmpInferer`, so MONAI's ``_iteration`` runs
-as is.
+as is. Both let a user error (bad input, a diverged loss) leave before any handler logs it with a traceback:
+:func:`~bundle_tools.config.user_errors.reraise_user_error` is their first ``EXCEPTION_RAISED`` handler,
+attached in MONAI's ``_register_handlers`` hook before the configs' handlers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
+from ignite.engine import Events
 
 from custom_networks.blocks.cpu_kernels import module_to_channels_last
 
+from ..config.user_errors import reraise_user_error
 from .autocast import AmpInferer, AutocastForward
 from .precision import AmpPolicy, resolve_amp, split_amp_kwargs
 
@@ -34,6 +39,17 @@ class AmpEngineMixin:
     channels_last: bool
     network: torch.nn.Module
     inferer: Any
+
+    def _register_handlers(self, handlers: Sequence) -> None:
+        """MONAI's hook that attaches the configs' handlers: the user-error handler goes first."""
+        self._user_errors_first()
+        super()._register_handlers(handlers)  # type: ignore[misc]
+
+    def _user_errors_first(self) -> None:
+        """Attach :func:`reraise_user_error` (once); called again after MONAI's ``__init__`` for an engine
+        built without handlers."""
+        if not self.has_event_handler(reraise_user_error, Events.EXCEPTION_RAISED):  # type: ignore[attr-defined]
+            self.add_event_handler(Events.EXCEPTION_RAISED, reraise_user_error)  # type: ignore[attr-defined]
 
     def _resolve_precision(
         self,

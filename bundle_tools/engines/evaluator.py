@@ -15,7 +15,6 @@ from typing import Any
 import torch
 from monai.engines import SupervisedEvaluator
 
-from ..config.user_errors import raise_user_errors_first
 from .amp_engine import AmpEngineMixin
 
 __all__ = ["AmpSupervisedEvaluator"]
@@ -59,4 +58,4 @@ class AmpSupervisedEvaluator(AmpEngineMixin, SupervisedEvaluator):
         self._resolve_precision(device, amp, amp_kwargs, amp_dtype, channels_last)
         super().__init__(device, *args, amp=False, amp_kwargs=self.autocast_kwargs, **kwargs)
         self._wrap_network_calls(single_head=True)
-        raise_user_errors_first(self)
+        self._user_errors_first()

@@ -17,7 +17,6 @@ import torch
 from monai.engines import SupervisedTrainer
 from monai.engines.utils import IterationEvents
 
-from ..config.user_errors import raise_user_errors_first
 from .amp_engine import AmpEngineMixin
 from .autocast import Float32Loss
 from .deep_supervision import keep_full_resolution_head
@@ -88,4 +87,4 @@ class AmpSupervisedTrainer(AmpEngineMixin, SupervisedTrainer):
         self.loss_function = Float32Loss(self.loss_function, policy.device_type)
         self.add_event_handler(IterationEvents.LOSS_COMPLETED, stop_on_non_finite_loss)
         self.add_event_handler(IterationEvents.LOSS_COMPLETED, keep_full_resolution_head)
-        raise_user_errors_first(self)
+        self._user_errors_first()
