@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from monai.utils import IgniteInfo, min_version, optional_import
 
 from ..handlers._case_items import item_name, output_items
+from ..metrics.summary import read_csv_rows
 from ..postprocess.decision import case_dice
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
@@ -102,13 +103,8 @@ def read_component_dice(path: str | os.PathLike) -> list[dict[str, object]]:
     """The rows of a ``component_dice.csv``: case (str), class_index (int), the two Dice (float, NaN if empty)."""
     from data_prep.errors import DataPrepError
 
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise DataPrepError(f"{path}: cannot be read ({err.strerror or err})") from None
     rows = []
-    for row in csv.DictReader(text.splitlines()):
+    for row in read_csv_rows(path):
         try:
             rows.append(
                 {

@@ -35,14 +35,10 @@ from data_prep.errors import DataPrepError
 from data_prep.io import read_json, write_json
 
 from ..config.flags import as_bool
+from ..metrics.summary import read_csv_rows
 from ..tune.trial_runner import trial_env, visible_gpus
 from .folds import FoldSetup, ensemble_overrides, fold_dir, run_fold, without_ids
-from .oof import (
-    decide_oof_postprocessing,
-    merge_fold_metrics,
-    read_csv_rows,
-    write_oof,
-)
+from .oof import decide_oof_postprocessing, merge_fold_metrics, write_oof
 
 __all__ = ["CV_JSON", "SET_BY_CV", "infer_command", "run_cv"]
 

@@ -30,7 +30,7 @@ import numpy as np
 from data_prep.errors import DataPrepError
 from data_prep.io import write_text
 
-from ..metrics.summary import ROW_COLUMNS, SUMMARY_COLUMNS, summarize
+from ..metrics.summary import ROW_COLUMNS, SUMMARY_COLUMNS, read_csv_rows, summarize
 from ..postprocess.decision import (
     LargestComponentDecision,
     decide_from_scores,
@@ -38,20 +38,10 @@ from ..postprocess.decision import (
 )
 from .component_scores import read_component_dice
 
-__all__ = ["OOF_COLUMNS", "decide_oof_postprocessing", "merge_fold_metrics", "read_csv_rows", "write_oof"]
+__all__ = ["OOF_COLUMNS", "decide_oof_postprocessing", "merge_fold_metrics", "write_oof"]
 
 OOF_COLUMNS: tuple[str, ...] = ("fold", *ROW_COLUMNS)
 """Columns of ``oof_metrics.csv``: ``fold`` and those of ``metrics.csv``."""
-
-
-def read_csv_rows(path: str | os.PathLike) -> list[dict[str, str]]:
-    """The rows of a CSV file as strings; ``DataPrepError`` naming the file when it cannot be read."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise DataPrepError(f"{path}: cannot be read ({err.strerror or err})") from None
-    return list(csv.DictReader(text.splitlines()))
 
 
 def merge_fold_metrics(metrics_files: Mapping[int, str | os.PathLike]) -> list[dict[str, Any]]:

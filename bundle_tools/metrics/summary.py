@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from data_prep.errors import DataPrepError
 from data_prep.io import write_text
 
 from .scores import SCORE_NAMES
@@ -35,6 +36,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "case_rows",
     "format_summary",
+    "read_csv_rows",
     "summarize",
     "write_report",
 ]
@@ -159,3 +161,13 @@ def _csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
             {k: (f"{v:.6g}" if isinstance(v, float) and math.isfinite(v) else v) for k, v in row.items()}
         )
     return buffer.getvalue()
+
+
+def read_csv_rows(path: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of a CSV file as strings; ``DataPrepError`` naming the file when it cannot be read."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise DataPrepError(f"{path}: cannot be read ({err.strerror or err})") from None
+    return list(csv.DictReader(text.splitlines()))

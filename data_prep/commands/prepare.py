@@ -38,7 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             default=DEFAULT_WORKERS,
             help=f"worker processes over cases (default {DEFAULT_WORKERS})",
         )
-        recipe.add_arguments(sub)
+        if recipe.add_arguments is not None:
+            recipe.add_arguments(sub)
         sub.set_defaults(func=run, recipe_obj=recipe)
     return parser
 

@@ -31,14 +31,15 @@ class Recipe:
     """One ``prepare`` recipe: its name on the command line, help text, extra options and entry point.
 
     ``run(raw_dir, out_dir, *, overwrite, seed, workers, **options)`` builds the dataset; the keys of
-    ``options`` are the ``dest`` names of the arguments that ``add_arguments`` registers.
+    ``options`` are the ``dest`` names of the arguments that ``add_arguments`` registers (``None``: no options
+    beyond the common ones).
     """
 
     name: str
     help: str
     description: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[..., Path]
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     option_names: tuple[str, ...] = ()
 
 

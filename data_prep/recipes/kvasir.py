@@ -9,7 +9,6 @@ as (x, y, 1) uint8 (0 background, 1 polyp), spacing 1.0 mm, since a picture has 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +119,9 @@ def prepare_kvasir(
     return build_dataset(out_dir, write_cases, overwrite=overwrite, seed=seed, workers=workers)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:  # noqa: ARG001 - no options beyond the common ones
-    """Kvasir-SEG needs no options of its own."""
-
-
 RECIPE = Recipe(
     name="kvasir",
     help="Kvasir-SEG: images/*.jpg and masks/*.jpg (2D polyp segmentation)",
     description=__doc__ or "",
-    add_arguments=add_arguments,
     run=prepare_kvasir,
 )

@@ -17,7 +17,6 @@ cases: ``msd_<task>_<id>`` (``msd_pancreas_001``, ``msd_brain_tumour_001``).
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 from pathlib import Path
@@ -211,14 +210,9 @@ def prepare_msd(
     return build_dataset(out_dir, write_cases, overwrite=overwrite, seed=seed, workers=workers)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:  # noqa: ARG001 - no options beyond the common ones
-    """MSD needs no options of its own."""
-
-
 RECIPE = Recipe(
     name="msd",
     help="Medical Segmentation Decathlon task folder (TaskNN_Name with dataset.json)",
     description=__doc__ or "",
-    add_arguments=add_arguments,
     run=prepare_msd,
 )

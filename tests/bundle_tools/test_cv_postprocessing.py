@@ -13,10 +13,9 @@ from bundle_tools.experiments.component_scores import ComponentDiceScores, read_
 from bundle_tools.experiments.oof import (
     decide_oof_postprocessing,
     merge_fold_metrics,
-    read_csv_rows,
     write_oof,
 )
-from bundle_tools.metrics.summary import ROW_COLUMNS
+from bundle_tools.metrics.summary import ROW_COLUMNS, read_csv_rows
 from bundle_tools.postprocess import keep_largest_component_labels
 from data_prep.errors import DataPrepError
 
