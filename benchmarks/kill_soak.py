@@ -45,7 +45,6 @@ import os
 import random
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -68,11 +67,9 @@ from _soak_checks import (  # noqa: E402
     temporaries,
     write_section,
 )
+from _soak_kills import await_kill_moment, kill_session  # noqa: E402
 
 __all__ = ["BUNDLE", "soak", "write_section"]
-
-WATCHED = ("checkpoint_latest.pt", "model.pt", "plan.json")  # files whose writes `write` kills aim at
-POLL_S = 0.002
 
 
 def env() -> dict[str, str]:
@@ -141,73 +138,10 @@ def copy_bundle(dest: Path) -> Path:
     return dest
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns
-
-
-def _watched_temporary(models: Path) -> str | None:
-    for name in os.listdir(models):
-        if any(name.startswith(f".{w}.") for w in WATCHED) and ".tmp" in name:
-            return name
-    return None
-
-
 def _start(cmd: Sequence[str], cwd: Path, log: Any) -> subprocess.Popen:
     return subprocess.Popen(
         list(cmd), cwd=cwd, env=env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-
-
-def _kill(proc: subprocess.Popen) -> bool:
-    """SIGKILL the run's session; False when it had already exited."""
-    if proc.poll() is not None:
-        return False
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    proc.wait()
-    return proc.returncode == -signal.SIGKILL
-
-
-def _await_kill_moment(
-    proc: subprocess.Popen, kind: str, models: Path, rng: random.Random, max_delay_s: float, startup_s: float
-) -> bool:
-    """Wait for the moment of a ``kind`` kill; False when the run exited first."""
-    ckpt = models / "checkpoint_latest.pt"
-    start = time.monotonic()
-    if kind == "startup":
-        deadline = start + rng.uniform(0.2, startup_s)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                return False
-            time.sleep(0.01)
-        return True
-    before = _stamp(ckpt)
-    while _stamp(ckpt) == before:  # progress first: a new checkpoint of this run
-        if proc.poll() is not None:
-            return False
-        time.sleep(POLL_S if kind == "write" else 0.02)
-    if kind == "random":
-        deadline = time.monotonic() + rng.uniform(0.0, max_delay_s)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                return False
-            time.sleep(0.01)
-        return True
-    skip, seen = rng.randint(0, 1), set()
-    while proc.poll() is None:
-        name = _watched_temporary(models)
-        if name is not None and name not in seen:
-            if len(seen) >= skip:
-                return True
-            seen.add(name)
-        time.sleep(POLL_S)
-    return False
 
 
 def soak(
@@ -281,7 +215,7 @@ def soak(
             proc = _start(cmd, bundle.parent, log)
             if len(result.kills) < kills:
                 kind = _kind(rng, write_share, startup_share, resume)
-                if _await_kill_moment(proc, kind, models, rng, max_delay_s, startup_s) and _kill(proc):
+                if await_kill_moment(proc, kind, models, rng, max_delay_s, startup_s) and kill_session(proc):
                     left = [n for n in temporaries(models) if n not in stale]
                     kill = Kill(run, kind, round(time.monotonic() - started, 3), left)
                     result.kills.append(kill)
@@ -291,7 +225,7 @@ def soak(
             try:
                 code = proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                _kill(proc)
+                kill_session(proc)
                 code = "timeout"
             if code != 0:
                 result.failures.append(

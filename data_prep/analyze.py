@@ -10,6 +10,8 @@ written is what their loaders accept.
 
 - ``class_voxels``/``class_frequencies``: voxel count of every label value over all cases
   (seed 000's table: 94 % background in CHAOS).
+The decisions (:mod:`data_prep.planner`), from the fingerprint:
+
 - ``class_weights``: inverse square-root frequency, ``w_c = 1 / sqrt(f_c)``, capped at
   ``MAX_WEIGHT_RATIO`` times the smallest weight (so a class absent from the data gets a finite
   weight), then normalised to mean 1. The square root keeps the rarest classes from dominating
@@ -31,7 +33,6 @@ written is what their loaders accept.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,20 +44,15 @@ from .contract import (
     FINGERPRINT_JSON,
     FINGERPRINT_VERSION,
     PLAN_JSON,
-    PLAN_VERSION,
     Fingerprint,
     Plan,
-    load_fingerprint,
     load_manifest,
 )
 from .errors import DataPrepError
 from .io import count_non_finite, read_image, spatial_geometry, write_json
 from .parallel import map_cases
-from .planner import DEFAULT_BASE_FEATURES, DEFAULT_BUDGET_GB, plan_topology
+from .planner import make_plan
 
-MAX_WEIGHT_RATIO = 50.0
-BACKGROUND_CROP_SHARE = 0.25
-ANISOTROPY_THRESHOLD = 3.0
 INTENSITY_SAMPLES_PER_CASE = 10_000
 
 
@@ -199,96 +195,6 @@ def build_fingerprint(
         "intensity": intensity_stats(stats, modalities),
     }
     return Fingerprint.from_dict(fingerprint, FINGERPRINT_JSON)
-
-
-def make_plan(
-    fingerprint: Fingerprint | dict[str, Any] | str | os.PathLike,
-    *,
-    memory_budget_gb: float | None = None,
-    planned_for: str = "cpu",
-) -> Plan:
-    """The decisions for a dataset with this fingerprint (:class:`~data_prep.plan.Plan`).
-
-    ``fingerprint``: a :class:`~data_prep.contract.Fingerprint`, a parsed ``fingerprint.json``, its path or
-    the folder holding it (read by :func:`~data_prep.contract.load_fingerprint`).
-
-    Class weights and crop ratios come from the class frequencies, the target spacing from the case
-    spacings, the patch, batch and network topology from :func:`data_prep.planner.plan_topology`. Data
-    whose cases are all one slice thick (2D images stored as volumes) get a 2D plan.
-    """
-    if planned_for not in DEFAULT_BUDGET_GB:
-        raise DataPrepError(f"planned_for must be one of {sorted(DEFAULT_BUDGET_GB)}, got {planned_for!r}")
-    budget = DEFAULT_BUDGET_GB[planned_for] if memory_budget_gb is None else float(memory_budget_gb)
-    fingerprint = load_fingerprint(fingerprint)
-    spacings = np.array(fingerprint.case_spacings, dtype=np.float64)
-    shapes = np.array(fingerprint.case_shapes, dtype=np.float64)
-    target = target_spacing(spacings)
-    resampled = shapes * spacings / target
-    dims = 2 if np.all(shapes[:, -1] == 1) else 3
-    median_shape = [max(int(round(v)), 1) for v in np.median(resampled, axis=0)[:dims]]
-    topology = plan_topology(
-        median_shape,
-        [float(v) for v in target[:dims]],
-        num_channels=fingerprint.num_channels,
-        num_classes=fingerprint.num_classes,
-        dataset_voxels=int(np.prod(resampled, axis=1).sum()),
-        memory_budget_gb=budget,
-        base_features=DEFAULT_BASE_FEATURES[planned_for],
-    )
-    frequencies = fingerprint.class_frequencies
-    plan = Plan(
-        version=PLAN_VERSION,
-        name=fingerprint.name,
-        labels=dict(fingerprint.labels),
-        num_classes=fingerprint.num_classes,
-        modality=dict(fingerprint.modality),
-        num_channels=fingerprint.num_channels,
-        class_weights=[round(float(w), 4) for w in class_weights(frequencies)],
-        crop_ratios=[round(float(r), 4) for r in crop_ratios(frequencies)],
-        target_spacing=[round(float(s), 4) for s in target[:dims]],
-        intensity=[dict(entry) for entry in fingerprint.intensity],
-        median_shape=median_shape,
-        patch_size=topology.patch_size,
-        batch_size=topology.batch_size,
-        channels=topology.channels,
-        strides=topology.strides,
-        kernel_sizes=topology.kernel_sizes,
-        memory_budget_gb=budget,
-        planned_for=planned_for,
-    )
-    return Plan.from_dict(plan.to_dict(), PLAN_JSON)  # checked as its loader checks it
-
-
-def class_weights(frequencies: Iterable[float]) -> np.ndarray:
-    """Loss weights ``1 / sqrt(f_c)``, capped at ``MAX_WEIGHT_RATIO`` x the smallest, mean 1."""
-    f = np.asarray(list(frequencies), dtype=np.float64)
-    raw = 1.0 / np.sqrt(np.maximum(f, 1e-12))
-    raw = np.minimum(raw, MAX_WEIGHT_RATIO * raw.min())
-    return raw / raw.mean()
-
-
-def crop_ratios(frequencies: Iterable[float]) -> np.ndarray:
-    """``RandCropByLabelClassesd`` ratios: background ``BACKGROUND_CROP_SHARE``, the rest by class weight."""
-    f = np.asarray(list(frequencies), dtype=np.float64)
-    ratios = np.zeros_like(f)
-    present = f[1:] > 0
-    if not present.any():
-        ratios[0] = 1.0
-        return ratios
-    w = class_weights(f)[1:] * present
-    ratios[0] = BACKGROUND_CROP_SHARE
-    ratios[1:] = (1.0 - BACKGROUND_CROP_SHARE) * w / w.sum()
-    return ratios
-
-
-def target_spacing(spacings: np.ndarray) -> np.ndarray:
-    """Median spacing; a strongly anisotropic axis takes its 10th percentile (not finer than the others)."""
-    target = np.median(spacings, axis=0)
-    worst = int(np.argmax(target))
-    others = np.delete(target, worst)
-    if target[worst] > ANISOTROPY_THRESHOLD * others.max():
-        target[worst] = max(np.percentile(spacings[:, worst], 10), others.max())
-    return target
 
 
 def intensity_stats(stats: list[CaseStats], modalities: list[str]) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from monai.utils import IgniteInfo, min_version, optional_import
 from data_prep.errors import DataPrepError
 from data_prep.plan import Plan, load_plan
 
-from .checkpoints import read_checkpoint
+from .checkpoint_files import read_checkpoint
 
 if TYPE_CHECKING:
     from ignite.engine import Engine

@@ -30,7 +30,7 @@ from data_prep.io import remove_stale_temporaries, write_text
 from ..metrics.names import class_name_map
 from ..visualize.curves import empty_history, plain_history, training_curves_figure
 from ..visualize.figures import save_png
-from .checkpoints import is_rank0
+from .checkpoint_files import is_rank0
 
 __all__ = ["TrainingCurves", "history_csv"]
 

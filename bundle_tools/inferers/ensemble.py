@@ -126,7 +126,7 @@ class EnsembleInferer(Inferer):
         Raises:
             DataPrepError: one line naming the file (or the two plans that differ).
         """
-        from ..handlers.checkpoints import read_checkpoint
+        from ..handlers.checkpoint_files import read_checkpoint
         from ..handlers.model_loader import PLAN_FILE, PlanCheckedCheckpointLoader, file_sha256
 
         paths = checkpoint_paths(ckpt_paths)

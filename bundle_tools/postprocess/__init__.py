@@ -7,7 +7,7 @@ _NAMES = {
     "KeepLargestComponent": "largest_component",
     "KeepLargestComponentd": "largest_component",
     "keep_largest_component_labels": "decision",
-    "decide_after_training": "decision",
+    "decide_after_training": "after_training",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

@@ -4,7 +4,8 @@ As in nnU-Net's post-processing step, the decision is made once, after training,
 with the best model (``models/model.pt``): for each foreground class the predictions are scored with and
 without keeping only the largest connected component of that class, and the filter is kept for the class
 when it does not lower the class's mean validation Dice. The decision is written next to the weights as
-``models/postprocessing.json``; inference and evaluation apply it with :class:`KeepLargestComponentd`.
+``models/postprocessing.json`` (:func:`bundle_tools.postprocess.after_training.decide_after_training`);
+inference and evaluation apply it with :class:`KeepLargestComponentd`.
 
 Rule (per class ``c``): Dice per case is ``2|P∩G| / (|P| + |G|)``, NaN when both are empty (the case says
 nothing about ``c`` and is left out, as in nnU-Net); the filter is kept when the mean over the cases with
@@ -38,20 +39,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.data import MetaTensor
 
-from ..handlers.checkpoints import is_rank0, unwrap
 from .largest_component import largest_component
 
 __all__ = [
     "FILENAME",
     "LargestComponentDecision",
     "case_dice",
-    "decide_after_training",
     "decide_from_scores",
     "decide_largest_component",
     "keep_largest_component_labels",
     "read_postprocessing",
+    "score_rows",
     "write_postprocessing",
 ]
 
@@ -160,14 +159,14 @@ class LargestComponentDecision:
         return out
 
 
-def _rows(scores: Any, k: int) -> np.ndarray:
+def score_rows(scores: Any, k: int) -> np.ndarray:
     scores = np.asarray(scores, dtype=float)
     return scores.reshape(0, k) if scores.size == 0 else scores.reshape(-1, k)
 
 
 def decide_from_scores(raw: Any, filtered: Any, labels: Sequence[int]) -> LargestComponentDecision:
     """The decision from per-case Dice arrays ``(cases, len(labels))`` (see :func:`case_dice`)."""
-    raw, filtered = _rows(raw, len(labels)), _rows(filtered, len(labels))
+    raw, filtered = score_rows(raw, len(labels)), score_rows(filtered, len(labels))
     return LargestComponentDecision(labels, _nanmean(raw, axis=0), _nanmean(filtered, axis=0), len(raw))
 
 
@@ -227,112 +226,3 @@ def keep_largest_component_labels(path: str | os.PathLike) -> list[int]:
     """The labels whose largest component inference keeps: ``[]`` (no filtering) without the file."""
     content = read_postprocessing(path)
     return [] if content is None else list(content.get("keep_largest_component", []))
-
-
-def _validation_scores(
-    evaluator: Any, network: torch.nn.Module, multi_label: bool, connectivity: int | None
-) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """One sliding-window pass of ``network`` over ``evaluator``'s validation loader: per-case Dice."""
-    device = next(network.parameters()).device
-    forward: Any = network
-    if hasattr(evaluator, "autocast_network"):  # the evaluator's amp policy and channels-last inputs
-        wrapped = evaluator.network
-        evaluator.network = network  # not a DDP wrapper: ranks see different numbers of cases
-        try:
-            forward = evaluator.autocast_network()
-        finally:
-            evaluator.network = wrapped
-    classes: list[int] = []  # from the network's output channels
-    raw, filtered = [], []
-    network.eval()
-    with torch.no_grad():
-        for batch in evaluator.data_loader:
-            logits = evaluator.inferer(batch["image"].to(device), forward)
-            logits = (logits.as_tensor() if isinstance(logits, MetaTensor) else logits).float().cpu()
-            channels = logits.shape[1]
-            classes = list(range(channels)) if multi_label else list(range(1, channels))
-            for i in range(logits.shape[0]):
-                pred = torch.sigmoid(logits[i]) >= 0.5 if multi_label else logits[i].argmax(0, keepdim=True)
-                r, f = case_dice(pred, batch["label"][i], classes, multi_label, connectivity)
-                raw.append(r)
-                filtered.append(f)
-    return classes, _rows(raw, len(classes)), _rows(filtered, len(classes))
-
-
-def _remove_stale(path: Path, why: str) -> None:
-    if is_rank0() and path.exists():
-        path.unlink()
-        _log.info(f"removed {path}: {why}")
-
-
-def decide_after_training(
-    evaluator: Any,
-    ckpt_dir: str | os.PathLike,
-    class_names: Sequence[str] | None = None,
-    multi_label: bool = False,
-    enabled: bool = True,
-    connectivity: int | None = None,
-    model_file: str = "model.pt",
-    filename: str = FILENAME,
-) -> Path | None:
-    """Training's ``finalize`` step: decide the largest-component filter with the best model, write the file.
-
-    Loads ``ckpt_dir/model_file`` (``{"model": state dict}``) into the evaluator's network, runs its
-    inferer once over its validation loader (not the evaluator itself: no metrics, handlers or
-    checkpoints are triggered), decides per class (module docstring) and writes ``ckpt_dir/filename``.
-    Under ``torch.distributed`` call it on every rank: each scores its share of the validation cases,
-    rank 0 gathers the scores and writes the file.
-
-    Args:
-        evaluator: the validation evaluator (``"@validate#evaluator"``): its ``network``, ``inferer``
-            and ``data_loader`` are used.
-        ckpt_dir: the folder of the weights (``models/``).
-        class_names: names indexed by label value (or channel), for the file.
-        multi_label: sigmoid outputs thresholded at 0.5, one binary channel per class (all channels are
-            candidates); otherwise softmax/argmax label maps (candidates: labels 1..C-1).
-        enabled: False skips the decision and removes a ``postprocessing.json`` left by an earlier
-            training (it belongs to other weights).
-        connectivity: see :func:`largest_component`.
-        model_file: the best model's file name.
-        filename: the decision's file name.
-
-    Returns:
-        The written path on rank 0; None elsewhere, when disabled, or without a best model.
-    """
-    ckpt_dir = Path(ckpt_dir)
-    path = ckpt_dir / filename
-    if not enabled:
-        _remove_stale(path, "post-processing disabled (postprocess=False); it was decided for other weights")
-        return None
-    dist = torch.distributed
-    distributed = dist.is_available() and dist.is_initialized()
-    if distributed:
-        dist.barrier()  # rank 0 may still be writing the last best model
-    model_path = ckpt_dir / model_file
-    if not model_path.is_file():
-        _log.warning(f"{model_path}: no best model (no validation improved?); post-processing not decided")
-        _remove_stale(path, "no best model to decide for")
-        return None
-    network = unwrap(evaluator.network)
-    device = next(network.parameters()).device
-    checkpoint = torch.load(model_path, map_location=device, weights_only=True)
-    network.load_state_dict(checkpoint.get("model", checkpoint))  # or a bare state dict (MONAI's saver)
-    classes, raw, filtered = _validation_scores(evaluator, network, multi_label, connectivity)
-    if distributed:
-        gathered: list[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(gathered, (classes, raw, filtered))
-        classes = next((c for c, _, _ in gathered if c), classes)
-        empty = [np.empty((0, len(classes)))]  # no rank had a validation case
-        raw = np.concatenate([_rows(r, len(classes)) for c, r, _ in gathered if c] or empty)
-        filtered = np.concatenate([_rows(f, len(classes)) for c, _, f in gathered if c] or empty)
-    if not is_rank0():
-        return None
-    decision = decide_from_scores(raw, filtered, classes)
-    model = {k: cast(checkpoint[k]) for k, cast in (("epoch", int), ("metric", float)) if k in checkpoint}
-    write_postprocessing(decision.to_dict(class_names, multi_label, model), path)
-    before, after = decision.mean_foreground()
-    _log.info(
-        f"post-processing on {decision.cases} validation cases: keep the largest component of "
-        f"{list(decision.keep) or 'no class'}; mean foreground Dice {before:.4f} -> {after:.4f} ({path})"
-    )
-    return path

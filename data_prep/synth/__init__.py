@@ -1,5 +1,6 @@
 """Synthetic datasets: phantoms with plausible anatomy (``phantoms``), whole dataset folders
-(``dataset``) and raw source layouts such as CHAOS or MSD folders (``raw_layouts``)."""
+(``dataset``), raw source layouts such as CHAOS or MSD folders (``raw_layouts``, DICOM series from
+``dicom_series``) and Kvasir-like polyp pictures (``polyps``)."""
 
 from .dataset import case_patients, write_synth_dataset
 from .phantoms import (

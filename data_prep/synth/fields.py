@@ -1,4 +1,5 @@
-"""Building blocks of the synthetic phantoms: coordinate grids, smooth random fields, blobs, noise."""
+"""Building blocks of the synthetic data: coordinate grids, smooth random fields, blobs, noise (3D phantoms),
+and the smooth and fractal noise of the 2D polyp pictures (:func:`smooth_noise`, :func:`fractal_noise`)."""
 
 from __future__ import annotations
 
@@ -137,3 +138,39 @@ def disc(grid, centre_xy: tuple[float, float], radius_xy: tuple[float, float]) -
     """A cylinder along z (spine, aorta): ellipse in the axial plane, every slice."""
     x, y, _ = grid
     return ((x - centre_xy[0]) / radius_xy[0]) ** 2 + ((y - centre_xy[1]) / radius_xy[1]) ** 2 < 1.0
+
+
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], nodes: int) -> np.ndarray:
+    """A smooth random field (rows, cols) float32 of unit peak amplitude with about ``nodes`` bumps per side.
+
+    Random control values on a lattice, interpolated by a separable cubic B-spline (C2-smooth) as four
+    gathers per axis: no matrix product, as OpenBLAS threads cost more than they save at this size.
+    """
+    coarse = rng.standard_normal((nodes + 3, nodes + 3)).astype(np.float32)
+    taps_r, weights_r = _bspline_taps(shape[0], nodes)
+    taps_c, weights_c = _bspline_taps(shape[1], nodes)
+    along_rows = sum(w[:, None] * coarse[t] for t, w in zip(taps_r, weights_r, strict=True))  # (rows, n + 3)
+    field = sum(w[None, :] * along_rows[:, t] for t, w in zip(taps_c, weights_c, strict=True))
+    return field / max(float(np.abs(field).max()), 1e-6)
+
+
+def _bspline_taps(n: int, nodes: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Lattice indices and uniform cubic B-spline weights of ``n`` pixels over ``nodes`` lattice spans."""
+    position = (np.arange(n, dtype=np.float32) + 0.5) / n * nodes
+    index = np.minimum(position.astype(np.int64), nodes - 1)
+    t = position - index.astype(np.float32)
+    weights = [
+        (1 - t) ** 3 / 6,
+        (3 * t**3 - 6 * t**2 + 4) / 6,
+        (-3 * t**3 + 3 * t**2 + 3 * t + 1) / 6,
+        t**3 / 6,
+    ]
+    return [index + k for k in range(4)], weights
+
+
+def fractal_noise(
+    rng: np.random.Generator, shape: tuple[int, int], nodes: tuple[int, ...], falloff: float = 0.6
+) -> np.ndarray:
+    """Sum of :func:`smooth_noise` octaves (amplitude ``falloff`` ** k), scaled to unit peak amplitude."""
+    total = sum(falloff**k * smooth_noise(rng, shape, n) for k, n in enumerate(nodes))
+    return total / max(float(np.abs(total).max()), 1e-6)

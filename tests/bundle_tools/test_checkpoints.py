@@ -8,7 +8,8 @@ import pytest
 import torch
 from ignite.engine import Engine
 
-from bundle_tools.handlers.checkpoints import ResumeCheckpointLoader, save_atomic
+from bundle_tools.handlers.checkpoint_files import save_atomic
+from bundle_tools.handlers.checkpoints import ResumeCheckpointLoader
 from bundle_tools.handlers.training_curves import TrainingCurves
 from data_prep.errors import DataPrepError
 

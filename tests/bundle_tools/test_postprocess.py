@@ -15,9 +15,9 @@ from monai.bundle import ConfigParser
 from monai.inferers import SimpleInferer
 from monai.transforms import AsDiscreted, Compose
 
-from bundle_tools.handlers.checkpoints import save_atomic
+from bundle_tools.handlers.checkpoint_files import save_atomic
+from bundle_tools.postprocess.after_training import decide_after_training
 from bundle_tools.postprocess.decision import (
-    decide_after_training,
     decide_largest_component,
     keep_largest_component_labels,
     read_postprocessing,
@@ -239,7 +239,7 @@ _DDP_SCRIPT = """
 import sys, torch, torch.distributed as dist, torch.multiprocessing as mp
 from types import SimpleNamespace
 from monai.inferers import SimpleInferer
-from bundle_tools.postprocess.decision import decide_after_training
+from bundle_tools.postprocess.after_training import decide_after_training
 
 class Fixed(torch.nn.Module):
     def __init__(self, logits):

@@ -20,7 +20,8 @@ from monai.transforms import Lambda
 from bundle_tools.config.user_errors import user_error_line
 from bundle_tools.data import ThreadDataLoader, check_training_data, datalist_items
 from bundle_tools.engines import AmpSupervisedTrainer, NonFiniteError
-from bundle_tools.handlers.checkpoints import BestModelSaver, LatestCheckpointSaver, read_checkpoint
+from bundle_tools.handlers.checkpoint_files import read_checkpoint
+from bundle_tools.handlers.checkpoints import BestModelSaver, LatestCheckpointSaver
 from data_prep.errors import DataPrepError
 from data_prep.plan import load_plan
 

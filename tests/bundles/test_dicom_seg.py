@@ -18,7 +18,7 @@ from monai.bundle import ConfigParser
 
 from data_prep.convert import convert_to_nifti
 from data_prep.dicom import read_dicom_series
-from data_prep.synth.raw_layouts import make_uid, oblique_direction, write_dicom_series
+from data_prep.synth.dicom_series import make_uid, oblique_direction, write_dicom_series
 
 SPACING = (0.8, 1.1, 2.7)
 

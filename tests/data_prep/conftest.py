@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_prep.synth.raw_layouts import make_uid, oblique_direction, write_dicom_series
+from data_prep.synth.dicom_series import make_uid, oblique_direction, write_dicom_series
 
 
 def _tree_hash(root: Path) -> str:

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_prep.analyze import analyze_dataset, class_weights, target_spacing
+from data_prep.analyze import analyze_dataset
 from data_prep.errors import DataPrepError
 from data_prep.io import image_from_array, write_image
 from data_prep.plan import load_plan
+from data_prep.planner import class_weights, target_spacing
 
 LABELS3 = {"0": "background", "1": "big", "2": "rare"}
 

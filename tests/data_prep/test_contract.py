@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from monai.data import load_decathlon_datalist
 
-from data_prep.analyze import analyze_dataset, make_plan
+from data_prep.analyze import analyze_dataset
 from data_prep.cli import main
 from data_prep.contract import (
     DATALIST_VERSION,
@@ -24,6 +24,7 @@ from data_prep.contract import (
     load_plan,
 )
 from data_prep.errors import DataPrepError
+from data_prep.planner import make_plan
 from data_prep.split import split_dataset
 from data_prep.synth import write_synth_dataset
 from data_prep.validate import validate_dataset

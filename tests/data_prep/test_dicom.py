@@ -9,7 +9,7 @@ import SimpleITK as sitk
 from data_prep.dicom import read_dicom_series, read_single_series_under
 from data_prep.dicom_files import find_series_folders, list_series
 from data_prep.errors import DataPrepError
-from data_prep.synth.raw_layouts import make_uid, write_dicom_series
+from data_prep.synth.dicom_series import make_uid, write_dicom_series
 
 
 def test_series_geometry_and_voxels_come_from_the_tags(tmp_path, ingest_write_series, ingest_same_grid):

@@ -17,7 +17,7 @@ from data_prep.dicom_codes import GENERIC, SNOMED_TABLE, segment_code
 from data_prep.dicom_seg import read_dicom_seg, write_dicom_seg
 from data_prep.dicom_source import read_source_series
 from data_prep.errors import DataPrepError
-from data_prep.synth.raw_layouts import make_uid, oblique_direction, write_dicom_series
+from data_prep.synth.dicom_series import make_uid, oblique_direction, write_dicom_series
 
 LABELS = {1: "liver", 2: "left_kidney", 3: "spleen", 4: "something_else"}
 

@@ -37,7 +37,7 @@ from data_prep.dicom import read_dicom_series
 from data_prep.errors import DataPrepError
 from data_prep.io import image_from_array, read_image
 from data_prep.slices import read_slice_picture
-from data_prep.synth.raw_layouts import make_uid, write_dicom_series
+from data_prep.synth.dicom_series import make_uid, write_dicom_series
 
 #: examples per property: few in CI, more when the benchmark script asks
 EXAMPLES = int(os.environ.get("SEG3D_FUZZ_EXAMPLES", "12"))
