@@ -46,7 +46,7 @@ _REFERENCE = re.compile(r"(?<![\w.])(" + "|".join(PROJECT_PACKAGES) + r")(?!\w)"
 
 
 def referenced_packages(texts: Iterable[str]) -> set[str]:
-    """The project packages named in ``texts`` (``_target_`` values, ``$`` expressions, module names)."""
+    """The project packages named in ``texts`` (the configs' ``_target_`` values and ``$`` expressions)."""
     return {m.group(1) for text in texts for m in _REFERENCE.finditer(text)}
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from ..handlers.checkpoint_files import is_rank0, unwrap
+from ..handlers.checkpoint_files import is_rank0, read_checkpoint, unwrap
 from .decision import FILENAME, case_dice, decide_from_scores, score_rows, write_postprocessing
 
 __all__ = ["decide_after_training"]
@@ -107,7 +107,7 @@ def decide_after_training(
         return None
     network = unwrap(evaluator.network)
     device = next(network.parameters()).device
-    checkpoint = torch.load(model_path, map_location=device, weights_only=True)
+    checkpoint = read_checkpoint(model_path, device)  # weights-only; a truncated file is named
     network.load_state_dict(checkpoint.get("model", checkpoint))  # or a bare state dict (MONAI's saver)
     classes, raw, filtered = _validation_scores(evaluator, network, multi_label, connectivity)
     if distributed:
